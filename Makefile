@@ -1,0 +1,58 @@
+# Pulse: the two commands a newcomer needs are `make demo` and `make test`.
+# Everything they need is installed by the targets below; see README.md.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VENV_STAMP := $(VENV)/.pulse-installed
+PY := $(VENV)/bin/python
+DEV_PYTHONPATH := PYTHONPATH=$(CURDIR)/hack
+
+.PHONY: help venv tools test lint typecheck unit integration cluster demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP) ## Create .venv with the pinned dependencies and Pulse in editable mode
+
+$(VENV_STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Pulse needs Python 3.11 or newer ($(PYTHON) is $$($(PYTHON) -V))" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(VENV)/bin/pip install -q --disable-pip-version-check pip
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+tools: ## Build etcd, Kubernetes, KWOK, Prometheus and Pushgateway into .pulse/bin (cached)
+	hack/tools/build.sh
+
+lint: venv ## ruff (lint and format) and the import contracts
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+typecheck: venv ## mypy --strict on both packages and the dev cluster
+	$(VENV)/bin/mypy -p pulse_operator -p pulse_sidecar
+	MYPYPATH=hack $(VENV)/bin/mypy -p pulse_devcluster
+
+test: venv tools lint typecheck ## Lint, type checks, unit and integration tests
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests
+
+unit: venv ## Only the fast tests that need no built binaries
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration'
+
+integration: venv tools ## Only the tests that run against the local control plane and other real binaries
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m integration
+
+cluster: venv tools ## Run the local control plane in the foreground; kubeconfig at .pulse/kubeconfig
+	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster cluster
+
+demo: venv tools ## Control plane + CRDs + operator + examples, and what they produced
+	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster demo
+
+bench: venv tools ## Run the benchmarks under bench/; each prints its figures
+	@for b in bench/bench_*.py; do echo "== $$b"; $(DEV_PYTHONPATH) $(PY) $$b; done
+
+clean: ## Remove .venv and .pulse (the per-user build cache stays)
+	rm -rf $(VENV) .pulse

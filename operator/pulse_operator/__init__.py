@@ -1,0 +1,1 @@
+"""Pulse's Kubernetes operator: MetricsCollector and SLO resources into running, alerting children."""

@@ -1,0 +1,40 @@
+"""Fixtures that run tests against the real local control plane (see hack/pulse_devcluster)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes
+import pytest
+from pulse_devcluster import paths
+from pulse_devcluster.cluster import LocalCluster
+
+TESTDATA = Path(__file__).parent / "testdata"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    """One control plane for the whole session, with Pulse's and Prometheus Operator's CRDs
+    (and the harness' own test CRD)."""
+    crds = [*paths.pulse_crds(), *paths.third_party_crds(), *sorted(TESTDATA.glob("*.crd.yaml"))]
+    with LocalCluster(crd_files=crds) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def api_client(cluster: LocalCluster) -> Iterator[kubernetes.client.ApiClient]:
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    core = kubernetes.client.CoreV1Api(api_client)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
