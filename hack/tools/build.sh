@@ -62,7 +62,7 @@ stamp_of() {
   local module=$1
   {
     echo "$go_version"
-    sha256sum "$here/build.sh"
+    sha256sum <"$here/build.sh"
     if [[ $module == pushgateway ]]; then echo "$pushgateway_deb_version"
     else cat "$here/$module/go.mod" "$here/$module/go.sum"; fi
   } | sha256sum | cut -c1-16

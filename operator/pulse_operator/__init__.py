@@ -1,1 +1,1 @@
-"""Pulse's Kubernetes operator: MetricsCollector and SLO resources into running, alerting children."""
+"""Pulse's Kubernetes operator: MetricsCollector and SLO resources into their children."""
