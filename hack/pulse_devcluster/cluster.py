@@ -40,6 +40,17 @@ CONTROLLERS = (
     "node-lifecycle-controller",
 )
 _START_TIMEOUT = 60.0
+# Every write (and only writes) is audited, so tests and benchmarks can count the
+# requests a client sent by its user agent: "idle means idle" is measured, not assumed.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "Metadata", "verbs": ["create", "update", "patch", "delete", "deletecollection"]},
+        {"level": "None"},
+    ],
+}
 _WORK_DIR_PREFIX = "pulse-cluster-"
 _OWNER_FILE = "owner.pid"
 
@@ -188,6 +199,11 @@ class LocalCluster:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--profiling=false",
+                f"--audit-policy-file={self._write_audit_policy()}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-mode=batch",
+                "--audit-log-batch-max-wait=1s",
             ],
             logs,
         )
@@ -322,6 +338,25 @@ class LocalCluster:
 
     def _spawn(self, name: str, argv: list[str | Path], logs: Path) -> None:
         self._processes.append(ManagedProcess.start(name, argv, logs))
+
+    @property
+    def audit_log(self) -> Path:
+        """JSON lines, one per write request (see AUDIT_POLICY)."""
+        assert self._work_dir is not None, "the cluster is not running"
+        return self._work_dir / "audit.log"
+
+    def writes_by(self, user_agent_prefix: str) -> list[dict[str, object]]:
+        """The audited write requests whose client's user agent starts with the prefix."""
+        if not self.audit_log.exists():
+            return []
+        events = (json.loads(line) for line in self.audit_log.read_text().splitlines() if line)
+        return [e for e in events if str(e.get("userAgent", "")).startswith(user_agent_prefix)]
+
+    def _write_audit_policy(self) -> Path:
+        assert self._work_dir is not None
+        path = self._work_dir / "audit-policy.yaml"
+        path.write_text(yaml.safe_dump(AUDIT_POLICY))
+        return path
 
     def _write_kubeconfig(self) -> Path:
         assert self.pki is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ import kubernetes
 import pytest
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.processes import ManagedProcess, free_port
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -38,3 +41,25 @@ def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name}})
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def pulse_operator(cluster: LocalCluster) -> Iterator[ManagedProcess]:
+    """The real operator (`pulse-operator run`) against the session's cluster."""
+    log_dir = cluster.log_dir
+    process = ManagedProcess.start(
+        "pulse-operator",
+        [
+            Path(sys.executable).with_name("pulse-operator"),
+            "run",
+            f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+        ],
+        log_dir,
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+        # shown by pytest when a test of the session failed: what the operator said
+        print(f"--- last lines of the operator's log:\n{process.log_tail(40)}")

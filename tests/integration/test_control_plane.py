@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +12,7 @@ import kubernetes
 import pytest
 from kubernetes.client.rest import ApiException
 from pulse_devcluster.cluster import LocalCluster
-
-
-def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or check}")
-        time.sleep(0.2)
+from tests.support import eventually
 
 
 def test_apiserver_answers_readyz_through_kubectl(cluster: LocalCluster) -> None:

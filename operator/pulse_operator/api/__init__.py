@@ -1,0 +1,1 @@
+"""Pydantic models of Pulse's custom resources: the source of their validation and CRDs."""

@@ -1,0 +1,114 @@
+"""Types shared by Pulse's API models: durations, quantities, Secret references, status.
+
+The conventions here are what `pulse_operator.crdgen` relies on: camelCase aliases,
+no unknown fields, a description on every field.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_RE = re.compile(r"^([0-9]+)(ms|s|m|h)$")
+
+
+def duration_seconds(value: str) -> float:
+    """'30s' -> 30.0; the pattern in the schema guarantees the form."""
+    match = _DURATION_RE.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration like 30s, 5m or 1h")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+_QUANTITY_SUFFIXES = {
+    "m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10**3), "M": Decimal(10**6),
+    "G": Decimal(10**9), "T": Decimal(10**12), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30), "Ti": Decimal(2**40),
+}  # fmt: skip
+_QUANTITY_RE = re.compile(QUANTITY_PATTERN)
+
+
+def quantity(value: str) -> Decimal:
+    """'250m' -> 0.25, '1Gi' -> 1073741824: enough of Kubernetes' quantities to compare them."""
+    match = _QUANTITY_RE.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a quantity like 250m, 1, 512Mi or 1Gi")
+    number = value[: len(value) - len(match.group(2) or "")]
+    return Decimal(number) * _QUANTITY_SUFFIXES[match.group(2) or ""]
+
+
+Duration = Annotated[
+    str,
+    Field(pattern=DURATION_PATTERN, examples=["30s"], max_length=16),
+]
+Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)]
+
+
+class ApiModel(BaseModel):
+    """Base of every spec model: camelCase in YAML, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
+    )
+
+
+class SecretKeyRef(ApiModel):
+    """A key of a Secret in the resource's own namespace."""
+
+    name: str = Field(
+        description="Name of the Secret, in the same namespace as this resource.",
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=253,
+    )
+    key: str = Field(
+        description="Key within the Secret whose value is used.",
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        max_length=253,
+    )
+
+
+ConditionType = Literal["Ready", "Progressing", "Degraded"]
+
+
+class Condition(ApiModel):
+    """The Kubernetes condition convention (metav1.Condition)."""
+
+    type: str = Field(description="Ready, Progressing or Degraded.")
+    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    reason: str = Field(description="A CamelCase word for programs: why the status is what it is.")
+    message: str = Field(default="", description="What happened, for people.")
+    last_transition_time: str = Field(
+        description="When the status last changed (RFC 3339).",
+        json_schema_extra={"format": "date-time"},
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The .metadata.generation this condition was computed from."
+    )
+
+
+class ResourceStatus(ApiModel):
+    """What every Pulse resource reports."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The .metadata.generation the operator last reconciled."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Progressing and Degraded, with reasons and messages.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    children: list[str] = Field(
+        default_factory=list,
+        description="The objects the operator manages for this resource, as Kind/name.",
+    )

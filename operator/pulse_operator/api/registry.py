@@ -1,0 +1,48 @@
+"""Every CRD Pulse serves, with what is not in its models: names and printer columns."""
+
+from __future__ import annotations
+
+from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCollectorStatus
+from pulse_operator.crdgen import CrdSpec, PrinterColumn
+
+_READY = PrinterColumn(
+    name="Ready",
+    json_path='.status.conditions[?(@.type=="Ready")].status',
+    description="Whether every child is applied and healthy.",
+)
+_REASON = PrinterColumn(
+    name="Reason",
+    json_path='.status.conditions[?(@.type=="Ready")].reason',
+    description="Why Ready is what it is.",
+    priority=1,
+)
+_AGE = PrinterColumn(name="Age", json_path=".metadata.creationTimestamp", type="date")
+
+METRICS_COLLECTOR = CrdSpec(
+    kind="MetricsCollector",
+    plural="metricscollectors",
+    short_name="mc",
+    description="A MetricsCollector runs a collector container with the Pulse sidecar beside "
+    "it, and creates its Service, scrape objects and alerts.",
+    spec_model=MetricsCollectorSpec,
+    status_model=MetricsCollectorStatus,
+    columns=[
+        PrinterColumn(
+            name="Replicas", json_path=".spec.replicas", type="integer",
+            description="Desired pods.",
+        ),
+        PrinterColumn(
+            name="Available", json_path=".status.readyReplicas", type="integer",
+            description="Pods that are Ready.",
+        ),
+        PrinterColumn(
+            name="Sinks", json_path=".status.sinks", type="integer",
+            description="Upstreams the sidecar pushes to.",
+        ),
+        _READY,
+        _REASON,
+        _AGE,
+    ],
+)  # fmt: skip
+
+ALL_CRDS = [METRICS_COLLECTOR]

@@ -1,0 +1,189 @@
+"""The one module that talks to the Kubernetes API server (besides kopf's own watching).
+
+Every write is a server-side apply under one field manager, so Pulse owns exactly the
+fields it sets and never overwrites what other controllers or people own elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+
+from pulse_operator import __version__
+
+APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+DISCOVERY_TTL_SECONDS = 30.0
+"""How long a discovery answer is reused: CRDs installed later are seen within this."""
+
+Object = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the REST API."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    def collection(self, namespace: str) -> str:
+        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        return f"{root}/namespaces/{namespace}/{self.plural}"
+
+
+KINDS = {
+    kind.kind: kind
+    for kind in (
+        Kind("v1", "ConfigMap", "configmaps"),
+        Kind("v1", "Service", "services"),
+        Kind("v1", "Secret", "secrets"),
+        Kind("apps/v1", "Deployment", "deployments"),
+        Kind("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
+        Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
+        Kind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
+        Kind("pulse.dev/v1alpha1", "MetricsCollector", "metricscollectors"),
+        Kind("pulse.dev/v1alpha1", "SLO", "slos"),
+    )
+}
+
+
+class Kube:
+    """Apply, read and status-patch objects of the kinds Pulse manages."""
+
+    def __init__(self, api_client: kubernetes.client.ApiClient, field_manager: str) -> None:
+        self._api = api_client
+        self.field_manager = field_manager
+        self._discovery: dict[str, tuple[float, set[str]]] = {}
+        self._discovery_lock = threading.Lock()
+
+    @classmethod
+    def from_environment(cls, field_manager: str) -> Kube:
+        """In-cluster credentials when in a pod, else KUBECONFIG / ~/.kube/config."""
+        configuration = kubernetes.client.Configuration()
+        # kubernetes.config's loaders carry no type hints
+        try:
+            kubernetes.config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
+        # kopf runs sync handlers in a thread pool: one connection per worker thread.
+        configuration.connection_pool_maxsize = 32
+        api_client = kubernetes.client.ApiClient(configuration)
+        api_client.user_agent = f"pulse-operator/{__version__}"
+        return cls(api_client, field_manager)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str = "application/json",
+    ) -> Object:
+        method, url, headers, payload, _ = self._api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params={"Accept": "application/json", "Content-Type": content_type},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self._api.call_api(method, url, header_params=headers, body=payload)
+        raw: bytes = response.response.data  # the urllib3 response, read in full
+        if not 200 <= response.status < 300:
+            raise ApiException(status=response.status, reason=response.reason, body=raw.decode())
+        data: Object = json.loads(raw or b"{}")
+        return data
+
+    def apply(self, obj: Object) -> Object:
+        """Server-side apply; conflicts with other managers are forced (Pulse owns its
+        children's fields) and the server's resulting object is returned."""
+        kind = KINDS[obj["kind"]]
+        meta = obj["metadata"]
+        return self._call(
+            "PATCH",
+            f"{kind.collection(meta['namespace'])}/{meta['name']}",
+            body=obj,
+            query=[("fieldManager", self.field_manager), ("force", "true")],
+            content_type=APPLY_CONTENT_TYPE,
+        )
+
+    def apply_status(self, kind_name: str, namespace: str, name: str, status: Object) -> None:
+        """Server-side apply of the status subresource (conditions merge by type)."""
+        kind = KINDS[kind_name]
+        self._call(
+            "PATCH",
+            f"{kind.collection(namespace)}/{name}/status",
+            body={
+                "apiVersion": kind.api_version,
+                "kind": kind.kind,
+                "metadata": {"name": name, "namespace": namespace},
+                "status": status,
+            },
+            query=[("fieldManager", self.field_manager), ("force", "true")],
+            content_type=APPLY_CONTENT_TYPE,
+        )
+
+    def get(self, kind_name: str, namespace: str, name: str) -> Object | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self._call("GET", f"{KINDS[kind_name].collection(namespace)}/{name}")
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def list_owned(self, kind_name: str, namespace: str, owner_uid: str) -> list[Object]:
+        """Objects of a kind that Pulse manages in a namespace and that this owner controls."""
+        items = self._call(
+            "GET",
+            KINDS[kind_name].collection(namespace),
+            query=[("labelSelector", "app.kubernetes.io/managed-by=pulse-operator")],
+        ).get("items", [])
+        kind = KINDS[kind_name]
+        return [
+            {"apiVersion": kind.api_version, "kind": kind.kind, **item}
+            for item in items
+            if any(
+                r.get("uid") == owner_uid and r.get("controller")
+                for r in item["metadata"].get("ownerReferences", [])
+            )
+        ]
+
+    def delete(self, kind_name: str, namespace: str, name: str) -> None:
+        """Deletes an object; one that is already gone is fine."""
+        try:
+            self._call("DELETE", f"{KINDS[kind_name].collection(namespace)}/{name}")
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def serves(self, api_version: str, kind_name: str) -> bool:
+        """Whether the API server serves this kind (e.g. Prometheus Operator's CRDs),
+        from a discovery answer at most DISCOVERY_TTL_SECONDS old."""
+        with self._discovery_lock:
+            cached = self._discovery.get(api_version)
+            if cached is None or time.monotonic() - cached[0] > DISCOVERY_TTL_SECONDS:
+                cached = (time.monotonic(), self._discover(api_version))
+                self._discovery[api_version] = cached
+        return kind_name in cached[1]
+
+    def _discover(self, api_version: str) -> set[str]:
+        root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            resources = self._call("GET", root).get("resources", [])
+        except ApiException as error:
+            if error.status == 404:
+                return set()
+            raise
+        return {r["kind"] for r in resources if "/" not in r.get("name", "")}

@@ -1,0 +1,279 @@
+"""Reconciliation: fetch what is needed, render, apply, and compute the status.
+
+kopf handlers (handlers.py) call these functions and only add what is kopf's: events,
+retries and the choice of when to run. Everything here is synchronous and runs in
+kopf's thread pool.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+
+from pulse_operator import drift, validation
+from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.kube import KINDS, Kube, Object
+from pulse_operator.render.collector import render_collector
+from pulse_operator.render.meta import Owner
+from pulse_operator.settings import OperatorSettings
+from pulse_operator.status import ConditionUpdate, merge_conditions, status_changed
+
+SECRET_RETRY_SECONDS = 30.0
+
+
+@dataclass
+class Outcome:
+    """What a reconciliation did and what the handler should still do."""
+
+    status: dict[str, Any]
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) pairs to post as Warning Events."""
+    applied: list[str] = field(default_factory=list)
+    """Kind/name of each child written."""
+    retry_after: float | None = None
+    """Seconds after which to try again (a missing Secret), or None."""
+    permanent_error: str | None = None
+    """Set when only a new generation of the spec can help."""
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def owner_of(body: Mapping[str, Any]) -> Owner:
+    meta = body["metadata"]
+    return Owner(kind=body["kind"], name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def ref(obj: Object) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+def _referenced_secrets(spec: MetricsCollectorSpec) -> list[str]:
+    names = {spec.ingest.api_keys_secret} if spec.ingest.api_keys_secret else set()
+    for sink in spec.sinks:
+        if sink.auth is not None:
+            for secret in (sink.auth.bearer_token, sink.auth.username, sink.auth.password):
+                if secret is not None:
+                    names.add(secret.name)
+    return sorted(names)
+
+
+def _deployment_conditions(
+    deployment: Object | None,
+) -> tuple[ConditionUpdate, ConditionUpdate, dict[str, int]]:
+    """Ready and Progressing from the Deployment's own status, and the replica counts."""
+    if deployment is None:
+        return (
+            ConditionUpdate("Ready", "False", "DeploymentMissing", "the Deployment is not there"),
+            ConditionUpdate("Progressing", "True", "Creating"),
+            {},
+        )
+    spec_replicas = int(deployment.get("spec", {}).get("replicas", 1))
+    status = deployment.get("status", {})
+    counts = {
+        "replicas": int(status.get("replicas", 0)),
+        "readyReplicas": int(status.get("readyReplicas", 0)),
+    }
+    available = int(status.get("availableReplicas", 0))
+    updated = int(status.get("updatedReplicas", 0))
+    current = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+    if current and available >= spec_replicas and updated >= spec_replicas:
+        return (
+            ConditionUpdate(
+                "Ready", "True", "Available", f"{available}/{spec_replicas} pods ready"
+            ),
+            ConditionUpdate("Progressing", "False", "Complete"),
+            counts,
+        )
+    message = f"{available}/{spec_replicas} pods available, {updated} updated"
+    return (
+        ConditionUpdate("Ready", "False", "PodsNotReady", message),
+        ConditionUpdate("Progressing", "True", "RollingOut", message),
+        counts,
+    )
+
+
+def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+    """Applies the status only when it differs from what the object already says."""
+    if status_changed(body.get("status"), status):
+        meta = body["metadata"]
+        kube.apply_status(body["kind"], meta["namespace"], meta["name"], status)
+    return status
+
+
+def _status(
+    body: Mapping[str, Any], updates: list[ConditionUpdate], **fields: Any
+) -> dict[str, Any]:
+    generation = int(body["metadata"].get("generation", 0))
+    current = (body.get("status") or {}).get("conditions", [])
+    return {
+        "observedGeneration": generation,
+        "conditions": merge_conditions(current, updates, generation, _now()),
+        **fields,
+    }
+
+
+PRUNABLE_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+"""Kinds a spec change can make unwanted (monitor kind switched, alerting turned off)."""
+
+
+def apply_children(kube: Kube, owner: Owner, children: list[Object]) -> tuple[list[str], list[str]]:
+    """Applies every child whose kind the server serves and deletes owned objects of the
+    prunable kinds that are no longer wanted; returns (written, skipped)."""
+    written, skipped = [], []
+    for child in children:
+        if not kube.serves(child["apiVersion"], child["kind"]):
+            skipped.append(ref(child))
+            continue
+        kube.apply(child)
+        written.append(ref(child))
+    wanted = {ref(child) for child in children}
+    for kind in PRUNABLE_KINDS:
+        if not kube.serves(KINDS[kind].api_version, kind):
+            continue
+        for obj in kube.list_owned(kind, owner.namespace, owner.uid):
+            if ref(obj) not in wanted:
+                kube.delete(kind, owner.namespace, obj["metadata"]["name"])
+                written.append(f"-{ref(obj)}")
+    return written, skipped
+
+
+def correct_drift(
+    kube: Kube, owner: Mapping[str, Any], desired: list[Object], child: Object, deleted: bool
+) -> str | None:
+    """Re-applies one child if it was deleted or no longer carries what Pulse applied."""
+    match = [d for d in desired if ref(d) == ref(child)]
+    if not match or (not deleted and drift.contains(child, match[0])):
+        return None
+    if deleted and not _still_wanted(kube, owner):
+        return None  # deleted with its owner (garbage collection, namespace deletion)
+    kube.apply(match[0])
+    return ref(match[0])
+
+
+def _still_wanted(kube: Kube, owner: Mapping[str, Any]) -> bool:
+    """Whether the owner exists as this very object and is not being deleted: watch events
+    of different kinds arrive in no set order, so the owner is read fresh."""
+    meta = owner["metadata"]
+    current = kube.get(owner["kind"], meta["namespace"], meta["name"])
+    return (
+        current is not None
+        and current["metadata"].get("uid") == meta.get("uid")
+        and not current["metadata"].get("deletionTimestamp")
+    )
+
+
+def _render_collector(
+    settings: OperatorSettings, body: Mapping[str, Any]
+) -> tuple[MetricsCollectorSpec, list[Object]]:
+    """Raises SpecError for what the models reject, naming the field."""
+    spec = validation.parse_spec(MetricsCollectorSpec, body.get("spec"))
+    try:
+        return spec, render_collector(owner_of(body), spec, settings)
+    except pydantic.ValidationError as error:  # the sidecar's own model refused the result
+        raise validation.SpecError(
+            validation.describe(error, prefix="sidecar configuration")
+        ) from error
+
+
+def _collector_status(
+    body: Mapping[str, Any],
+    spec: MetricsCollectorSpec,
+    children: list[Object],
+    skipped: list[str],
+    deployment: Object | None,
+) -> dict[str, Any]:
+    ready, progressing, counts = _deployment_conditions(deployment)
+    if skipped:
+        degraded = ConditionUpdate(
+            "Degraded",
+            "True",
+            "PrometheusOperatorMissing",
+            f"not created, their CRDs are not installed: {', '.join(skipped)}",
+        )
+    else:
+        degraded = ConditionUpdate("Degraded", "False", "AsExpected")
+    return _status(
+        body,
+        [ready, progressing, degraded],
+        children=[ref(c) for c in children if ref(c) not in skipped],
+        sinks=len(spec.sinks),
+        **counts,
+    )
+
+
+def reconcile_collector(kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]) -> Outcome:
+    """Brings one MetricsCollector's children to what its spec says, and reports it."""
+    owner = owner_of(body)
+    try:
+        spec, children = _render_collector(settings, body)
+    except validation.SpecError as error:
+        return _failed(kube, body, "InvalidSpec", str(error), permanent=True)
+    missing = [
+        name
+        for name in _referenced_secrets(spec)
+        if kube.get("Secret", owner.namespace, name) is None
+    ]
+    if missing:
+        message = f"Secret(s) {', '.join(missing)} not found in namespace {owner.namespace}"
+        outcome = _failed(kube, body, "SecretMissing", message, permanent=False)
+        outcome.retry_after = SECRET_RETRY_SECONDS
+        return outcome
+    written, skipped = apply_children(kube, owner, children)
+    deployment = kube.get("Deployment", owner.namespace, owner.name)
+    status = _collector_status(body, spec, children, skipped, deployment)
+    outcome = Outcome(status=_write_status(kube, body, status), applied=written)
+    if skipped:
+        outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][2]["message"]))
+    return outcome
+
+
+def collector_child_changed(
+    kube: Kube,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    child: Object,
+    deleted: bool,
+) -> Outcome | None:
+    """A child of this MetricsCollector changed: restore it if it drifted, and refresh the
+    status when the Deployment's status moved. None when there is nothing to report."""
+    try:
+        spec, children = _render_collector(settings, body)
+    except validation.SpecError:
+        return None  # the owner's own handler has reported it; the children stay as they are
+    corrected = correct_drift(kube, body, children, child, deleted)
+    if child["kind"] != "Deployment" and corrected is None:
+        return None
+    owner = owner_of(body)
+    deployment = None if deleted and child["kind"] == "Deployment" else child
+    if child["kind"] != "Deployment" or corrected is not None:
+        deployment = kube.get("Deployment", owner.namespace, owner.name)
+    skipped = [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
+    status = _collector_status(body, spec, children, skipped, deployment)
+    return Outcome(
+        status=_write_status(kube, body, status), applied=[corrected] if corrected else []
+    )
+
+
+def _failed(
+    kube: Kube, body: Mapping[str, Any], reason: str, message: str, *, permanent: bool
+) -> Outcome:
+    """Reports a problem without touching the children: what was working keeps working."""
+    kept = " The last applied configuration stays in place."
+    status = _status(
+        body,
+        [
+            ConditionUpdate("Ready", "False", reason, message),
+            ConditionUpdate("Progressing", "False", reason),
+            ConditionUpdate("Degraded", "True", reason, message + kept),
+        ],
+    )
+    outcome = Outcome(status=_write_status(kube, body, status), warnings=[(reason, message)])
+    if permanent:
+        outcome.permanent_error = message
+    return outcome

@@ -1,0 +1,263 @@
+"""A MetricsCollector into its children: ConfigMap, Deployment, Service, monitor, alerts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import yaml
+
+from pulse_operator.api.metricscollector import MetricsCollectorSpec, Resources
+from pulse_operator.render import sidecar_config as cfg
+from pulse_operator.render.collector_alerts import collector_rule
+from pulse_operator.render.meta import Owner, child_metadata, selector_labels
+from pulse_operator.settings import OperatorSettings
+
+COMPONENT = "pulse-collector"
+SIDECAR_CONTAINER = "pulse-sidecar"
+COLLECTOR_CONTAINER = "collector"
+SIDECAR_PORT_NAME = "pulse-metrics"
+CONFIG_HASH_ANNOTATION = "pulse.dev/config-hash"
+NONROOT_UID = 65532
+
+COLLECTOR_DEFAULT_RESOURCES = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+# Measured: the sidecar idles well under 64Mi and uses a fraction of a core at full
+# ingest (docs/benchmarks.md); the limit leaves room for a full in-memory buffer.
+SIDECAR_DEFAULT_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+
+
+def _resources(spec: Resources | None, defaults: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Defaults overlaid with what the user set, amount by amount."""
+    merged = {kind: dict(amounts) for kind, amounts in defaults.items()}
+    if spec is not None:
+        for kind in ("requests", "limits"):
+            amounts = getattr(spec, kind)
+            if amounts is not None:
+                merged[kind].update(amounts.model_dump(exclude_none=True))
+    return merged
+
+
+def _restricted_security_context() -> dict[str, Any]:
+    """What the `restricted` Pod Security Standard asks of each container, plus a
+    read-only root filesystem."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def render_config_map(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any]:
+    config = cfg.sidecar_config(owner.name, owner.namespace, spec)
+    text = yaml.safe_dump(config.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": child_metadata(owner, COMPONENT, f"{owner.name}-sidecar"),
+        "data": {cfg.CONFIG_FILE: text},
+    }
+
+
+def _secret_volumes(
+    spec: MetricsCollectorSpec,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Volumes and sidecar mounts for the API keys and every sink credential."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    if spec.ingest.api_keys_secret:
+        volumes.append({"name": "api-keys", "secret": {"secretName": spec.ingest.api_keys_secret}})
+        mounts.append({"name": "api-keys", "mountPath": str(cfg.API_KEYS_DIR), "readOnly": True})
+    for index, sink in enumerate(spec.sinks):
+        if sink.auth is None:
+            continue
+        for credential, ref in (
+            ("token", sink.auth.bearer_token),
+            ("username", sink.auth.username),
+            ("password", sink.auth.password),
+        ):
+            if ref is None:
+                continue
+            volume = f"sink-{index}-{credential}"
+            path = cfg.sink_credential_path(sink, credential)
+            volumes.append(
+                {
+                    "name": volume,
+                    "secret": {
+                        "secretName": ref.name,
+                        "items": [{"key": ref.key, "path": path.name}],
+                    },
+                }
+            )
+            mounts.append(
+                {"name": volume, "mountPath": str(path), "subPath": path.name, "readOnly": True}
+            )
+    return volumes, mounts
+
+
+def render_deployment(
+    owner: Owner, spec: MetricsCollectorSpec, settings: OperatorSettings, config_map: dict[str, Any]
+) -> dict[str, Any]:
+    """The pods: the user's container and the sidecar, restricted, with probes and limits."""
+    config_hash = hashlib.sha256(config_map["data"][cfg.CONFIG_FILE].encode()).hexdigest()[:16]
+    secret_volumes, secret_mounts = _secret_volumes(spec)
+    user = spec.collector
+    collector: dict[str, Any] = {
+        "name": COLLECTOR_CONTAINER,
+        "image": user.image,
+        "resources": _resources(user.resources, COLLECTOR_DEFAULT_RESOURCES),
+        "securityContext": _restricted_security_context(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if user.command:
+        collector["command"] = list(user.command)
+    if user.args:
+        collector["args"] = list(user.args)
+    if user.env:
+        collector["env"] = [env.model_dump(by_alias=True, exclude_none=True) for env in user.env]
+    if user.ports:
+        collector["ports"] = [port.model_dump(by_alias=True) for port in user.ports]
+    if user.liveness_probe:
+        collector["livenessProbe"] = user.liveness_probe
+    if user.readiness_probe:
+        collector["readinessProbe"] = user.readiness_probe
+
+    port = spec.sidecar.port
+    sidecar = {
+        "name": SIDECAR_CONTAINER,
+        "image": spec.sidecar.image or settings.sidecar_image,
+        "args": ["--config", str(cfg.CONFIG_DIR / cfg.CONFIG_FILE)],
+        "env": [
+            {
+                "name": "PULSE_SIDECAR__COLLECTOR__POD",
+                "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
+            }
+        ],
+        "ports": [{"name": SIDECAR_PORT_NAME, "containerPort": port, "protocol": "TCP"}],
+        "livenessProbe": {
+            "httpGet": {"path": "/health", "port": SIDECAR_PORT_NAME},
+            "initialDelaySeconds": 30,
+            "periodSeconds": 10,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/ready", "port": SIDECAR_PORT_NAME},
+            "initialDelaySeconds": 5,
+            "periodSeconds": 5,
+        },
+        "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULT_RESOURCES),
+        "securityContext": _restricted_security_context(),
+        "volumeMounts": [
+            {"name": "config", "mountPath": str(cfg.CONFIG_DIR / cfg.CONFIG_FILE),
+             "subPath": cfg.CONFIG_FILE, "readOnly": True},
+            {"name": "spool", "mountPath": str(cfg.SPOOL_DIR)},
+            {"name": "tmp", "mountPath": "/tmp"},
+            *secret_mounts,
+        ],
+    }  # fmt: skip
+    # The spool may fill its limit; leave room for SQLite's journal beside it.
+    spool_size_mib = spec.buffer.spool_max_bytes * 5 // 4 // (1024 * 1024) + 1
+    selector = selector_labels(owner, COMPONENT)
+    metadata = child_metadata(owner, COMPONENT, owner.name)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {
+                    "labels": dict(metadata["labels"]),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+                },
+                "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": NONROOT_UID,
+                        "runAsGroup": NONROOT_UID,
+                        "fsGroup": NONROOT_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": 30,
+                    "containers": [collector, sidecar],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": config_map["metadata"]["name"]}},
+                        {"name": "spool", "emptyDir": {"sizeLimit": f"{spool_size_mib}Mi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                        *secret_volumes,
+                    ],
+                },
+            },
+        },
+    }
+
+
+def render_service(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any]:
+    ports = [
+        {"name": SIDECAR_PORT_NAME, "port": spec.sidecar.port, "targetPort": SIDECAR_PORT_NAME,
+         "protocol": "TCP"},
+        *(
+            {"name": p.name, "port": p.container_port, "targetPort": p.name, "protocol": p.protocol}
+            for p in spec.collector.ports
+        ),
+    ]  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": child_metadata(owner, COMPONENT, owner.name),
+        "spec": {"selector": selector_labels(owner, COMPONENT), "ports": ports},
+    }
+
+
+def _collector_relabeling(owner: Owner) -> list[dict[str, Any]]:
+    """Adds `collector` to every scraped series, which the alerts select on."""
+    return [{"targetLabel": "collector", "replacement": owner.name, "action": "replace"}]
+
+
+def render_monitor(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any] | None:
+    """A ServiceMonitor or PodMonitor for the sidecar's /metrics, or None."""
+    monitor = spec.monitor
+    if monitor.kind == "None":
+        return None
+    endpoint = {
+        "port": SIDECAR_PORT_NAME,
+        "path": "/metrics",
+        "interval": monitor.interval,
+        "relabelings": _collector_relabeling(owner),
+    }
+    key = "endpoints" if monitor.kind == "ServiceMonitor" else "podMetricsEndpoints"
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": monitor.kind,
+        "metadata": child_metadata(owner, COMPONENT, owner.name, extra_labels=monitor.labels),
+        "spec": {
+            "selector": {"matchLabels": selector_labels(owner, COMPONENT)},
+            key: [endpoint],
+        },
+    }
+
+
+def render_collector(
+    owner: Owner, spec: MetricsCollectorSpec, settings: OperatorSettings
+) -> list[dict[str, Any]]:
+    """Every child of one MetricsCollector, complete, in the order they should be applied."""
+    config_map = render_config_map(owner, spec)
+    children = [
+        config_map,
+        render_deployment(owner, spec, settings, config_map),
+        render_service(owner, spec),
+    ]
+    monitor = render_monitor(owner, spec)
+    if monitor is not None:
+        children.append(monitor)
+    if spec.alerting.enabled:
+        children.append(collector_rule(owner, spec, settings))
+    return children

@@ -1,0 +1,88 @@
+"""A MetricsCollector's spec as the sidecar's own configuration model.
+
+The operator builds `pulse_sidecar.config.SidecarConfig` itself, so the ConfigMap it
+writes is exactly what the sidecar validates at start; credentials appear only as the
+paths where their Secrets are mounted (see `volumes`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pulse_operator.api.common import duration_seconds
+from pulse_operator.api.metricscollector import MetricsCollectorSpec, SinkSpec
+from pulse_sidecar import config as sidecar
+
+CONFIG_DIR = Path("/etc/pulse")
+CONFIG_FILE = "sidecar.yaml"
+API_KEYS_DIR = CONFIG_DIR / "api-keys"
+SINK_CREDENTIALS_DIR = CONFIG_DIR / "sinks"
+SPOOL_DIR = Path("/var/lib/pulse")
+
+
+def sink_credential_path(sink: SinkSpec, credential: str) -> Path:
+    """Where one credential file of a sink is mounted (credential: token, username, password)."""
+    return SINK_CREDENTIALS_DIR / sink.name / credential
+
+
+def _sink(spec: SinkSpec, breaker: dict[str, Any]) -> dict[str, Any]:
+    endpoint = spec.endpoint
+    sink: dict[str, Any] = {
+        "type": spec.kind,
+        "name": spec.name,
+        "url": endpoint.url,
+        "timeout_seconds": duration_seconds(endpoint.timeout),
+        "push_interval_seconds": duration_seconds(spec.interval),
+        "circuit_breaker": breaker,
+    }
+    if spec.auth and spec.auth.bearer_token:
+        sink["bearer_token_file"] = str(sink_credential_path(spec, "token"))
+    if spec.auth and spec.auth.username:
+        sink["basic_auth"] = {
+            "username_file": str(sink_credential_path(spec, "username")),
+            "password_file": str(sink_credential_path(spec, "password")),
+        }
+    return sink
+
+
+def sidecar_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> sidecar.SidecarConfig:
+    """The sidecar configuration for one MetricsCollector (the pod name comes from the
+    downward API at run time)."""
+    breaker = {
+        "failure_threshold": spec.circuit_breaker.failure_threshold,
+        "open_seconds": spec.circuit_breaker.open_seconds,
+        "max_open_seconds": spec.circuit_breaker.max_open_seconds,
+    }
+    ingest = spec.ingest
+    # Validated as a whole, so an error names its place in the file (sinks[0].url).
+    return sidecar.SidecarConfig.model_validate(
+        {
+            "collector": {"name": name, "namespace": namespace},
+            "server": {"port": spec.sidecar.port},
+            "scrape": [
+                {
+                    "name": f"target-{i}-port-{target.port}",
+                    "port": target.port,
+                    "path": target.path,
+                    "interval_seconds": duration_seconds(target.interval),
+                    "timeout_seconds": duration_seconds(target.timeout),
+                }
+                for i, target in enumerate(spec.scrape.targets)
+            ],
+            "ingest": {
+                "enabled": ingest.enabled,
+                "api_keys_dir": str(API_KEYS_DIR) if ingest.api_keys_secret else None,
+                "rate_limit_per_minute": ingest.rate_limit_per_minute,
+                "max_series_per_metric": ingest.max_series_per_metric,
+                "allowed_types": list(ingest.allowed_types) or None,
+            },
+            "sinks": [_sink(sink, breaker) for sink in spec.sinks],
+            "buffer": {"max_samples": spec.buffer.max_samples},
+            "spool": {
+                "path": str(SPOOL_DIR / "spool.db"),
+                "max_bytes": spec.buffer.spool_max_bytes,
+            },
+            "log_level": spec.sidecar.log_level.upper(),
+        }
+    )

@@ -1,0 +1,35 @@
+"""`pulse-operator render` output for every example, compared with reviewed golden files.
+
+Regenerate after an intended change with PULSE_UPDATE_GOLDEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pulse_operator import yamlout
+from pulse_operator.offline import render_paths
+from pulse_operator.settings import OperatorSettings
+
+REPO = Path(__file__).resolve().parents[3]
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLES = sorted((REPO / "examples" / "collectors").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
+def test_rendering_an_example_gives_its_golden_file(example: Path) -> None:
+    result = render_paths([example], OperatorSettings())
+    assert result.problems == []
+    rendered = yamlout.dump_all(result.objects)
+    golden = GOLDEN / f"{example.stem}.yaml"
+    if os.environ.get("PULSE_UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered)
+    assert golden.exists(), f"no golden file: run with PULSE_UPDATE_GOLDEN=1 to create {golden}"
+    assert rendered == golden.read_text()
+
+
+def test_every_example_collector_is_covered_by_a_golden_file() -> None:
+    assert {p.stem for p in EXAMPLES} == {p.stem for p in GOLDEN.glob("*.yaml")}
