@@ -29,6 +29,17 @@ def _wait_forever(cluster: LocalCluster) -> None:
         time.sleep(1.0)
 
 
+def _serve(cluster: LocalCluster) -> None:
+    """Says how to use the cluster, then runs until a signal (or a component fails)."""
+    print(
+        f"\nexport KUBECONFIG={paths.DEFAULT_KUBECONFIG}\n"
+        f"Try: {paths.BIN_DIR / 'kubectl'} get pulse -A\n"
+        "Press Ctrl-C to stop.",
+        flush=True,
+    )
+    _wait_forever(cluster)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pulse_devcluster", description=__doc__)
     parser.add_argument("command", choices=["cluster", "demo"])
@@ -49,16 +60,12 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if args.command == "demo":
-                status = demo.run(cluster)
-                if os.environ.get("DEMO_ONCE") == "1":
-                    return status
-            print(
-                f"\nexport KUBECONFIG={paths.DEFAULT_KUBECONFIG}\n"
-                f"Try: {paths.BIN_DIR / 'kubectl'} get nodes,crds\n"
-                "Press Ctrl-C to stop.",
-                flush=True,
-            )
-            _wait_forever(cluster)
+                with demo.running(cluster) as status:
+                    if os.environ.get("DEMO_ONCE") == "1":
+                        return status
+                    _serve(cluster)
+            else:
+                _serve(cluster)
     except _StopRequestedError:
         print("\nStopped; every process was shut down.", flush=True)
         return 0

@@ -55,6 +55,7 @@ OWNER_KINDS = (
         reconcile.reconcile_collector,
         reconcile.collector_child_changed,
     ),
+    OwnerKind("SLO", "slos", reconcile.reconcile_slo, reconcile.slo_child_changed),
 )
 
 

@@ -12,11 +12,14 @@ import yaml
 
 from pulse_operator import validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.slo import SLOSpec
 from pulse_operator.crdgen import GROUP
 from pulse_operator.kube import Object
 from pulse_operator.render.collector import render_collector
 from pulse_operator.render.meta import Owner
+from pulse_operator.render.slo import render_slo
 from pulse_operator.settings import OperatorSettings
+from pulse_operator.slo import promql
 
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
 """The owner's uid in offline output when the manifest has none (the server assigns it)."""
@@ -30,14 +33,16 @@ class RenderResult:
     problems: list[str] = field(default_factory=list)
 
 
-def manifest_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given, and the YAML files under directories, sorted."""
-    files: list[Path] = []
+def manifest_files(paths: Iterable[Path]) -> list[tuple[Path, bool]]:
+    """(file, named explicitly): files as given, and the YAML files under directories."""
+    files: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+            files.extend(
+                (p, False) for p in sorted(path.rglob("*")) if p.suffix in (".yaml", ".yml")
+            )
         else:
-            files.append(path)
+            files.append((path, True))
     return files
 
 
@@ -57,13 +62,18 @@ def _render_document(doc: dict[str, Any], settings: OperatorSettings) -> list[Ob
             raise validation.SpecError(
                 validation.describe(error, prefix="sidecar configuration")
             ) from error
+    if doc["kind"] == "SLO":
+        try:
+            return render_slo(owner, validation.parse_spec(SLOSpec, doc.get("spec")))
+        except promql.InvalidPromQLError as error:
+            raise validation.SpecError([str(problem) for problem in error.problems]) from error
     raise validation.SpecError([f"kind: {doc['kind']} is not a kind Pulse renders"])
 
 
 def render_paths(paths: Iterable[Path], settings: OperatorSettings) -> RenderResult:
     """Renders every Pulse object in the given files; other kinds are passed over."""
     result = RenderResult()
-    for file in manifest_files(paths):
+    for file, explicit in manifest_files(paths):
         try:
             documents = list(yaml.safe_load_all(file.read_text()))
         except (OSError, yaml.YAMLError) as error:
@@ -73,7 +83,9 @@ def render_paths(paths: Iterable[Path], settings: OperatorSettings) -> RenderRes
             if doc is None:
                 continue
             if not isinstance(doc, dict) or "kind" not in doc:
-                result.problems.append(f"{file}: document {number}: not a Kubernetes object")
+                # in a directory, other YAML (a sidecar config, values files) is not ours
+                if explicit:
+                    result.problems.append(f"{file}: document {number}: not a Kubernetes object")
                 continue
             if not str(doc.get("apiVersion", "")).startswith(f"{GROUP}/"):
                 continue

@@ -16,10 +16,14 @@ import pydantic
 
 from pulse_operator import drift, validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.slo import SLOSpec
 from pulse_operator.kube import KINDS, Kube, Object
 from pulse_operator.render.collector import render_collector
 from pulse_operator.render.meta import Owner
+from pulse_operator.render.slo import render_slo
 from pulse_operator.settings import OperatorSettings
+from pulse_operator.slo import promql
+from pulse_operator.slo.rules import window_table
 from pulse_operator.status import ConditionUpdate, merge_conditions, status_changed
 
 SECRET_RETRY_SECONDS = 30.0
@@ -277,3 +281,72 @@ def _failed(
     if permanent:
         outcome.permanent_error = message
     return outcome
+
+
+def _render_slo(body: Mapping[str, Any]) -> tuple[SLOSpec, list[Object]]:
+    """Raises SpecError (the models) or promql.InvalidPromQLError (the queries)."""
+    spec = validation.parse_spec(SLOSpec, body.get("spec"))
+    return spec, render_slo(owner_of(body), spec)
+
+
+def _slo_status(
+    body: Mapping[str, Any], spec: SLOSpec, children: list[Object], served: bool
+) -> dict[str, Any]:
+    rules = len(children[0]["spec"]["groups"][0]["rules"])
+    if served:
+        updates = [
+            ConditionUpdate(
+                "Ready", "True", "RulesApplied", f"{rules} rules in {ref(children[0])}"
+            ),
+            ConditionUpdate("Progressing", "False", "Complete"),
+            ConditionUpdate("Degraded", "False", "AsExpected"),
+        ]
+    else:
+        message = "the PrometheusRule CRD (Prometheus Operator) is not installed"
+        updates = [
+            ConditionUpdate("Ready", "False", "PrometheusOperatorMissing", message),
+            ConditionUpdate("Progressing", "False", "PrometheusOperatorMissing"),
+            ConditionUpdate("Degraded", "True", "PrometheusOperatorMissing", message),
+        ]
+    return _status(
+        body,
+        updates,
+        children=[ref(c) for c in children] if served else [],
+        sliKind=spec.sli.kind,
+        rules=rules,
+        burnRateWindows=window_table(spec),
+    )
+
+
+def reconcile_slo(kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]) -> Outcome:
+    """Brings one SLO's PrometheusRule to what its spec says, and reports it."""
+    try:
+        spec, children = _render_slo(body)
+    except validation.SpecError as error:
+        return _failed(kube, body, "InvalidSpec", str(error), permanent=True)
+    except promql.InvalidPromQLError as error:
+        return _failed(kube, body, "InvalidPromQL", str(error), permanent=True)
+    written, skipped = apply_children(kube, owner_of(body), children)
+    status = _slo_status(body, spec, children, served=not skipped)
+    outcome = Outcome(status=_write_status(kube, body, status), applied=written)
+    if skipped:
+        outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][0]["message"]))
+    return outcome
+
+
+def slo_child_changed(
+    kube: Kube,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    child: Object,
+    deleted: bool,
+) -> Outcome | None:
+    """The SLO's PrometheusRule changed: restore it if it drifted or was deleted."""
+    try:
+        _, children = _render_slo(body)
+    except (validation.SpecError, promql.InvalidPromQLError):
+        return None  # the SLO's own handler reported it; the last good rule stays
+    corrected = correct_drift(kube, body, children, child, deleted)
+    if corrected is None:
+        return None
+    return Outcome(status=dict(body.get("status") or {}), applied=[corrected])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCollectorStatus
+from pulse_operator.api.slo import SLOSpec
+from pulse_operator.api.slo_status import SLOStatus
 from pulse_operator.crdgen import CrdSpec, PrinterColumn
 
 _READY = PrinterColumn(
@@ -45,4 +47,28 @@ METRICS_COLLECTOR = CrdSpec(
     ],
 )  # fmt: skip
 
-ALL_CRDS = [METRICS_COLLECTOR]
+SLO = CrdSpec(
+    kind="SLO",
+    plural="slos",
+    short_name="slo",
+    description="An SLO turns an objective for a service into recording rules and "
+    "multi-window, multi-burn-rate alerts in a PrometheusRule.",
+    spec_model=SLOSpec,
+    status_model=SLOStatus,
+    columns=[
+        PrinterColumn(
+            name="Service", json_path=".spec.service", description="The service measured.",
+        ),
+        PrinterColumn(
+            name="Objective", json_path=".spec.objective", type="number",
+            description="Percent of good events or time promised.",
+        ),
+        PrinterColumn(name="Window", json_path=".spec.window", description="Rolling window."),
+        PrinterColumn(name="SLI", json_path=".status.sliKind", description="Kind of SLI."),
+        _READY,
+        _REASON,
+        _AGE,
+    ],
+)  # fmt: skip
+
+ALL_CRDS = [METRICS_COLLECTOR, SLO]

@@ -52,6 +52,8 @@ def test_the_crd_names_follow_the_contract() -> None:
     names = {crd.kind: crdgen.render_crd(crd)["spec"]["names"] for crd in ALL_CRDS}
     assert names["MetricsCollector"]["shortNames"] == ["mc"]
     assert names["MetricsCollector"]["plural"] == "metricscollectors"
+    assert names["SLO"]["shortNames"] == ["slo"]
+    assert names["SLO"]["plural"] == "slos"
     assert all(n["categories"] == ["pulse"] for n in names.values())
 
 

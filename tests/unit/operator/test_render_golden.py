@@ -16,7 +16,12 @@ from pulse_operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[3]
 GOLDEN = Path(__file__).parent / "golden"
-EXAMPLES = sorted((REPO / "examples" / "collectors").glob("*.yaml"))
+EXAMPLES = sorted(
+    [
+        *(REPO / "examples" / "collectors").glob("*.yaml"),
+        *(REPO / "examples" / "slos").glob("*.yaml"),
+    ]
+)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.stem)
@@ -31,5 +36,5 @@ def test_rendering_an_example_gives_its_golden_file(example: Path) -> None:
     assert rendered == golden.read_text()
 
 
-def test_every_example_collector_is_covered_by_a_golden_file() -> None:
+def test_every_example_is_covered_by_a_golden_file() -> None:
     assert {p.stem for p in EXAMPLES} == {p.stem for p in GOLDEN.glob("*.yaml")}

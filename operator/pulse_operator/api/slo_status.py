@@ -1,0 +1,36 @@
+"""What the operator reports about an SLO."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from pulse_operator.api.common import ApiModel, ResourceStatus
+
+
+class BurnRateWindow(ApiModel):
+    """One pair of alert windows, as generated for this SLO's length."""
+
+    severity: str = Field(description="critical (pages) or warning (tickets).")
+    long_window: str = Field(description="The long window of the pair, e.g. 1h.")
+    short_window: str = Field(description="The short window that makes the alert reset fast.")
+    burn_rate_factor: float = Field(description="How many times faster than allowed.")
+    budget_percent: float = Field(
+        description="Share of the whole error budget spent in the long window when it fires."
+    )
+    error_ratio_threshold: float = Field(
+        description="The error ratio both windows must exceed; at or above 1 it cannot fire."
+    )
+    enabled: bool = Field(description="Whether alerting is switched on for this severity.")
+
+
+class SLOStatus(ResourceStatus):
+    """What the operator last generated for the SLO."""
+
+    sli_kind: str | None = Field(
+        default=None, description="The kind of SLI: ratio, latency, availability, ..."
+    )
+    rules: int | None = Field(default=None, description="Rules in the generated PrometheusRule.")
+    burn_rate_windows: list[BurnRateWindow] = Field(
+        default_factory=list,
+        description="The multi-window, multi-burn-rate table the alerts use.",
+    )

@@ -1,0 +1,1 @@
+"""SLOs to Prometheus rules, pure: windows, PromQL checks and rendering, no Kubernetes client."""

@@ -1,0 +1,255 @@
+"""The SLO spec model: what it accepts, what it rejects, and that each rejection names the field."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pydantic
+import pytest
+
+from pulse_operator.api import slo
+
+RATIO: dict[str, Any] = {
+    "service": "api",
+    "objective": 99.9,
+    "sli": {
+        "ratio": {
+            "errorQuery": 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))',
+            "totalQuery": "sum(rate(http_requests_total[{{ .window }}]))",
+        }
+    },
+}
+
+
+def with_changes(**paths: Any) -> dict[str, Any]:
+    """RATIO with each path (`sli__ratio__goodQuery`) set, or removed when the value is `...`."""
+    spec = copy.deepcopy(RATIO)
+    for path, value in paths.items():
+        *parents, leaf = path.split("__")
+        target = spec
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        if value is ...:
+            target.pop(leaf, None)
+        else:
+            target[leaf] = value
+    return spec
+
+
+def test_a_minimal_ratio_slo_gets_a_30_day_window_and_both_kinds_of_alert() -> None:
+    spec = slo.SLOSpec.model_validate(RATIO)
+    assert spec.window == "30d"
+    assert spec.window_days == 30
+    assert spec.alerting.page
+    assert spec.alerting.ticket
+    assert spec.sli.kind == "ratio"
+    assert spec.sli.selected is spec.sli.ratio
+
+
+def test_fields_are_camel_case_in_yaml_and_snake_case_in_python() -> None:
+    spec = slo.SLOSpec.model_validate(with_changes(ruleLabels={"prometheus": "main"}))
+    assert spec.rule_labels == {"prometheus": "main"}
+    dumped = spec.model_dump(by_alias=True, exclude_none=True)
+    assert dumped["ruleLabels"] == {"prometheus": "main"}
+    assert "errorQuery" in dumped["sli"]["ratio"]
+    assert slo.SLOSpec.model_validate(spec.model_dump()) == spec
+
+
+def test_the_spec_cannot_be_changed_after_validation() -> None:
+    spec = slo.SLOSpec.model_validate(RATIO)
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        spec.objective = 50
+
+
+@pytest.mark.parametrize(
+    "sli",
+    [
+        pytest.param(
+            {
+                "latency": {
+                    "metric": "http_request_duration_seconds",
+                    "threshold": 0.2,
+                    "selector": 'job="checkout"',
+                }
+            },
+            id="latency",
+        ),
+        pytest.param({"availability": {"query": 'up{job="checkout"}'}}, id="availability"),
+        pytest.param(
+            {"freshness": {"query": "last_success_timestamp_seconds", "maxLagSeconds": 60}},
+            id="freshness",
+        ),
+        pytest.param(
+            {"saturation": {"query": "node_utilization", "ceiling": 0.8}}, id="saturation"
+        ),
+        pytest.param(
+            {"ratio": {"goodQuery": "sum(rate(ok[{{.window}}]))", "totalQuery": "x[{{.window}}]"}},
+            id="ratio-from-good-events",
+        ),
+    ],
+)
+def test_every_sli_kind_is_accepted_on_its_own(sli: dict[str, Any]) -> None:
+    spec = slo.SLOSpec.model_validate(with_changes(sli=sli))
+    assert spec.sli.kind == next(iter(sli))
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        pytest.param({"objective": 100}, "objective", "less than 100", id="an objective of 100"),
+        pytest.param({"objective": 0}, "objective", "greater than 0", id="an objective of 0"),
+        pytest.param({"objective": "high"}, "objective", "number", id="an objective in words"),
+        pytest.param({"window": "91d"}, "window", "pattern", id="a window over 90 days"),
+        pytest.param({"window": "0d"}, "window", "pattern", id="a window of no days"),
+        pytest.param({"window": "720h"}, "window", "pattern", id="a window in hours"),
+        pytest.param({"service": "check out"}, "service", "pattern", id="a service with a space"),
+        pytest.param({"service": ...}, "service", "required", id="no service"),
+        pytest.param({"sli": {}}, "sli", "exactly one of ratio, latency", id="no SLI kind"),
+        pytest.param(
+            {"sli__availability": {"query": "up"}},
+            "sli",
+            "exactly one of ratio, latency",
+            id="two SLI kinds",
+        ),
+        pytest.param(
+            {"sli__ratio__goodQuery": "sum(rate(ok[{{.window}}]))"},
+            "sli.ratio",
+            "exactly one of errorQuery and goodQuery",
+            id="a ratio with both bad and good events",
+        ),
+        pytest.param(
+            {"sli__ratio__errorQuery": ...},
+            "sli.ratio",
+            "exactly one of errorQuery and goodQuery",
+            id="a ratio with neither bad nor good events",
+        ),
+        pytest.param(
+            {"sli__ratio__totalQuery": "sum(rate(http_requests_total[5m]))"},
+            "sli.ratio.totalQuery",
+            "window",
+            id="a ratio query without the window placeholder",
+        ),
+        pytest.param(
+            {"sli": {"latency": {"metric": "http duration", "threshold": 0.2}}},
+            "sli.latency.metric",
+            "pattern",
+            id="a histogram name with a space",
+        ),
+        pytest.param(
+            {"sli": {"latency": {"metric": "h", "threshold": 0}}},
+            "sli.latency.threshold",
+            "greater than 0",
+            id="a latency threshold of zero",
+        ),
+        pytest.param(
+            {"sli": {"freshness": {"query": "x", "maxLagSeconds": 60, "measure": "Age"}}},
+            "sli.freshness.measure",
+            "LastSuccessTimestamp",
+            id="an unknown freshness measure",
+        ),
+        pytest.param(
+            {"sli": {"freshness": {"query": "x"}}},
+            "sli.freshness.maxLagSeconds",
+            "required",
+            id="freshness without a maximum lag",
+        ),
+        pytest.param(
+            {"sli": {"saturation": {"query": "x", "ceiling": float("nan")}}},
+            "sli.saturation.ceiling",
+            "finite",
+            id="a saturation ceiling that is not a number",
+        ),
+        pytest.param(
+            {"alerting": {"labels": {"severity": "info"}}},
+            "alerting.labels",
+            "must not set severity",
+            id="an alert label Pulse sets itself",
+        ),
+        pytest.param(
+            {"alerting": {"labels": {"team-name": "payments"}}},
+            "alerting.labels",
+            "'team-name': not Prometheus label names",
+            id="an alert label that is not a Prometheus label name",
+        ),
+        pytest.param(
+            {"alerting": {"annotations": {"run book": "x"}}},
+            "alerting.annotations",
+            "'run book': not Prometheus label names",
+            id="an annotation name with a space",
+        ),
+        pytest.param(
+            {"alerting": {"page": "sometimes"}},
+            "alerting.page",
+            "boolean",
+            id="a page switch that is not a boolean",
+        ),
+        pytest.param(
+            {"ruleLabels": {"app.kubernetes.io/name": "x"}},
+            "ruleLabels",
+            "must not set app.kubernetes.io/",
+            id="a rule label Pulse sets itself",
+        ),
+        pytest.param(
+            {"ruleLabels": {"-bad": "x"}},
+            "ruleLabels",
+            "'-bad': not Kubernetes label keys",
+            id="a rule label key Kubernetes refuses",
+        ),
+        pytest.param(
+            {"ruleLabels": {"prometheus": "x" * 64}},
+            "ruleLabels.prometheus",
+            "at most 63 characters",
+            id="a rule label value over 63 characters",
+        ),
+        pytest.param({"windw": "7d"}, "windw", "Extra inputs", id="a misspelt field"),
+    ],
+)
+def test_a_bad_spec_is_rejected_with_a_message_naming_the_field(
+    changes: dict[str, Any], field: str, words: str
+) -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        slo.SLOSpec.model_validate(with_changes(**changes))
+    errors = {
+        ".".join(str(part) for part in error["loc"]): error["msg"]
+        for error in raised.value.errors()
+    }
+    assert field in errors, errors
+    assert words in errors[field]
+    assert field in str(raised.value)
+
+
+def _cel_messages(model: type[pydantic.BaseModel]) -> list[str]:
+    rules = model.model_json_schema(by_alias=True)["x-kubernetes-validations"]
+    return [rule["message"] for rule in rules]
+
+
+@pytest.mark.parametrize(
+    ("model", "changes"),
+    [
+        pytest.param(slo.SLI, {"sli": {}}, id="exactly one SLI kind"),
+        pytest.param(slo.RatioSLI, {"sli__ratio__errorQuery": ...}, id="bad or good events"),
+        pytest.param(slo.Alerting, {"alerting": {"labels": {"slo": "x"}}}, id="reserved labels"),
+        pytest.param(
+            slo.SLOSpec, {"ruleLabels": {"app.kubernetes.io/part-of": "x"}}, id="own rule labels"
+        ),
+    ],
+)
+def test_a_cross_field_rule_gives_the_same_message_at_admission_and_offline(
+    model: type[pydantic.BaseModel], changes: dict[str, Any]
+) -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        slo.SLOSpec.model_validate(with_changes(**changes))
+    offline = raised.value.errors()[0]["msg"].removeprefix("Value error, ")
+    assert offline in _cel_messages(model)
+
+
+def test_the_json_schema_carries_descriptions_and_cel_rules_for_the_crd() -> None:
+    schema = slo.SLOSpec.model_json_schema(by_alias=True)
+    definitions = schema["$defs"]
+    for model in (schema, *definitions.values()):
+        for name, prop in model["properties"].items():
+            assert prop.get("description"), f"{model['title']}.{name} has no description"
+    assert "x-kubernetes-validations" in definitions["SLI"]
+    assert "x-kubernetes-validations" in definitions["RatioSLI"]
+    assert schema["properties"]["window"]["default"] == "30d"
