@@ -247,7 +247,9 @@ class BasicAuth(_Model):
 
 
 class _SinkBase(_Model):
-    name: Name = Field(description="Unique name of the sink; the `sink` label. Default: type.")
+    name: Name = Field(
+        description="Unique name of the sink; the `sink` label. Default: the type, `_` as `-`."
+    )
     url: AnyHttpUrl = Field(description="Endpoint to push to.")
     timeout_seconds: Seconds = Field(default=10.0, description="Time one HTTP request may take.")
     push_interval_seconds: Seconds = Field(default=15.0, description="Time between two pushes.")

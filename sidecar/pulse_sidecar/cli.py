@@ -1,0 +1,60 @@
+"""`pulse-sidecar --config PATH`: validate the configuration, then serve until SIGTERM.
+
+Exit status: 0 after a graceful stop, 2 for a configuration that cannot be used (the message
+names the field and what is allowed), 1 for any other failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from pulse_sidecar import app, config_loader, logs
+
+log = logging.getLogger(__name__)
+
+HANDLER_DRAIN_SECONDS = 2.0
+"""On SIGTERM, how long requests under way may take before the sinks get the grace period."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pulse-sidecar",
+        description="Pulse's metrics sidecar: collects, buffers without loss, pushes upstream.",
+        epilog=f"Scalar settings can be overridden with {config_loader.ENV_PREFIX}<FIELD>__...",
+    )
+    parser.add_argument(
+        "--config", required=True, type=Path, metavar="PATH", help="the YAML configuration"
+    )
+    arguments = parser.parse_args(argv)
+    try:
+        settings = config_loader.load(arguments.config, os.environ)
+        application = app.create_app(settings)
+    except config_loader.ConfigError as error:
+        print(f"pulse-sidecar: {error}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    log.info(
+        "starting",
+        extra={"address": settings.server.address, "port": settings.server.port},
+    )
+    try:
+        web.run_app(
+            application,
+            host=settings.server.address,
+            port=settings.server.port,
+            print=None,
+            access_log_class=logs.AccessLogger,
+            shutdown_timeout=HANDLER_DRAIN_SECONDS,
+        )
+    except Exception:
+        log.exception("the sidecar stopped on an error")
+        return 1
+    log.info("stopped")
+    return 0

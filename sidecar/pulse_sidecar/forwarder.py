@@ -1,0 +1,298 @@
+"""Per-sink forwarding: what happens to samples between the pipeline and the upstream.
+
+Two policies, because the upstreams differ:
+
+- `QueueForwarder` (remote_write, OTLP): every sample is owed to the upstream, in order.
+  Samples wait in a bounded in-memory queue; a batch the sink cannot take now goes to the
+  durable spool, and while the spool holds anything for the sink, new data queues behind it
+  there, so replay after an outage keeps time order (Prometheus rejects out-of-order samples).
+- `SnapshotForwarder` (Pushgateway): the upstream holds only the latest value of each series,
+  so an old value is worthless once a newer one exists; nothing is spooled, the latest
+  snapshot is PUT on each push, and the group is deleted on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pulse_sidecar import delivery, samples, spool, telemetry
+from pulse_sidecar.sinks import http
+
+log = logging.getLogger(__name__)
+
+
+class StreamSink(Protocol):
+    """A sink taking encoded batches of samples (remote_write, OTLP)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def max_samples_per_send(self) -> int: ...
+
+    def encode(self, batch: Sequence[samples.Sample]) -> bytes: ...
+
+    async def write(self, body: bytes) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class SnapshotSink(Protocol):
+    """A sink holding the latest value of each series (Pushgateway)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def encode(self, batch: Sequence[samples.Sample]) -> bytes: ...
+
+    async def write(self, body: bytes) -> None: ...
+
+    async def delete(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class Forwarder(Protocol):
+    """What the application drives: one per sink."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def offer(self, batch: Sequence[samples.Sample]) -> None: ...
+
+    async def flush(self) -> int:
+        """Pushes what is buffered now; returns the samples delivered."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+def _status(kind: str, sending: delivery.Delivery, **sizes: int) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "circuit": sending.circuit.state.value,
+        "seconds_until_call": round(sending.circuit.seconds_until_call(), 3),
+        **sizes,
+        "last_success": sending.last_success,
+        "last_error": sending.last_error,
+    }
+
+
+class QueueForwarder:
+    """Delivers every sample to a stream sink, in order, spooling what cannot go now."""
+
+    def __init__(
+        self,
+        kind: str,
+        sink: StreamSink,
+        sending: delivery.Delivery,
+        durable: spool.Spool,
+        max_buffered: int,
+        metrics: telemetry.Telemetry,
+    ) -> None:
+        self._kind = kind
+        self._sink = sink
+        self._delivery = sending
+        self._spool = durable
+        self._max_buffered = max_buffered
+        self._buffer: collections.deque[Sequence[samples.Sample]] = collections.deque()
+        self._buffered = 0
+        self._gauge = metrics.buffer_samples.labels(sink.name)
+        self._dropped = metrics.samples_dropped
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._sink.name
+
+    def status(self) -> dict[str, Any]:
+        return _status(
+            self._kind,
+            self._delivery,
+            buffered_samples=self._buffered,
+            spooled_samples=self._spool.samples(self.name),
+        )
+
+    async def offer(self, batch: Sequence[samples.Sample]) -> None:
+        """Queues `batch`; past the memory bound the queue moves to the spool.
+
+        While a push holds the queue the move waits for it, so memory may exceed the bound
+        for the length of one push rather than reorder batches.
+        """
+        if not batch:
+            return
+        self._push_back([batch])
+        if self._buffered > self._max_buffered and not self._lock.locked():
+            async with self._lock:
+                await self._spill()
+
+    async def flush(self) -> int:
+        """Replays the spool, then sends the queue; returns the samples delivered."""
+        async with self._lock:
+            sent = await self._replay()
+            if self._spool.samples(self.name):
+                await self._spill()
+                return sent
+            return sent + await self._send_buffer()
+
+    async def stop(self) -> None:
+        """After the last flush: moves what is still queued to the spool, closes the pool."""
+        async with self._lock:
+            await self._spill()
+        await self._sink.close()
+
+    async def _replay(self) -> int:
+        sent = 0
+        while (batch := await self._spool.first(self.name)) is not None:
+            if self._buffered > self._max_buffered:
+                await self._spill()
+            write = functools.partial(self._sink.write, batch.payload)
+            outcome = await self._delivery.send(write, batch.samples)
+            if outcome is delivery.Outcome.DEFERRED:
+                break
+            await self._spool.ack(self.name, batch)
+            if outcome is delivery.Outcome.DELIVERED:
+                sent += batch.samples
+        return sent
+
+    async def _send_buffer(self) -> int:
+        chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
+        sent = done = 0
+        try:
+            for chunk in chunks:
+                write = functools.partial(self._sink.write, self._sink.encode(chunk))
+                outcome = await self._delivery.send(write, len(chunk))
+                if outcome is delivery.Outcome.DEFERRED:
+                    break
+                done += 1
+                if outcome is delivery.Outcome.DELIVERED:
+                    sent += len(chunk)
+        finally:
+            # Cancelled (shutdown grace over) or deferred: unsent chunks go back in front.
+            self._push_front(chunks[done:])
+        if done < len(chunks):
+            await self._spill()
+        return sent
+
+    async def _spill(self) -> None:
+        chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
+        try:
+            await self._spool.append(
+                self.name, [(self._sink.encode(chunk), len(chunk)) for chunk in chunks]
+            )
+        except spool.SpoolError as error:
+            lost = sum(len(chunk) for chunk in chunks)
+            self._dropped.labels(self.name, "spool_error").inc(lost)
+            log.error(
+                "cannot spool; dropped the samples",
+                extra={"sink": self.name, "samples": lost, "error": str(error)},
+            )
+
+    def _take_all(self) -> list[samples.Sample]:
+        taken = [sample for batch in self._buffer for sample in batch]
+        self._buffer.clear()
+        self._buffered = 0
+        self._gauge.set(0)
+        return taken
+
+    def _push_back(self, batches: Sequence[Sequence[samples.Sample]]) -> None:
+        self._buffer.extend(batches)
+        self._buffered += sum(len(batch) for batch in batches)
+        self._gauge.set(self._buffered)
+
+    def _push_front(self, batches: Sequence[Sequence[samples.Sample]]) -> None:
+        self._buffer.extendleft(reversed(batches))
+        self._buffered += sum(len(batch) for batch in batches)
+        self._gauge.set(self._buffered)
+
+
+def _chunks(batch: list[samples.Sample], limit: int) -> list[list[samples.Sample]]:
+    """Consecutive chunks of about `limit` samples, cut only between metric families.
+
+    Keeping a family whole keeps a histogram's buckets in one request, which OTLP needs to
+    rebuild it; a chunk may exceed `limit` by the size of its last family.
+    """
+    chunks: list[list[samples.Sample]] = []
+    current: list[samples.Sample] = []
+    for sample in batch:
+        if len(current) >= limit and sample.family != current[-1].family:
+            chunks.append(current)
+            current = []
+        current.append(sample)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+class SnapshotForwarder:
+    """Pushes the latest value of every series to a snapshot sink."""
+
+    def __init__(
+        self,
+        kind: str,
+        sink: SnapshotSink,
+        sending: delivery.Delivery,
+        max_series: int,
+        metrics: telemetry.Telemetry,
+    ) -> None:
+        self._kind = kind
+        self._sink = sink
+        self._delivery = sending
+        self._max_series = max_series
+        self._metrics = metrics
+        self._latest: dict[tuple[str, samples.Labels], samples.Sample] = {}
+        self._gauge = metrics.buffer_samples.labels(sink.name)
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._sink.name
+
+    def status(self) -> dict[str, Any]:
+        return _status(self._kind, self._delivery, series=len(self._latest))
+
+    async def offer(self, batch: Sequence[samples.Sample]) -> None:
+        """Keeps the newest value of each series; a staleness marker removes the series."""
+        refused = 0
+        for sample in batch:
+            key = (sample.name, sample.labels)
+            if samples.is_stale(sample.value):
+                self._latest.pop(key, None)
+            elif key in self._latest or len(self._latest) < self._max_series:
+                self._latest[key] = sample
+            else:
+                refused += 1
+        if refused:
+            self._metrics.samples_dropped.labels(self.name, "buffer_full").inc(refused)
+            log.error(
+                "too many series for the sink; dropped new ones",
+                extra={"sink": self.name, "samples": refused, "max_series": self._max_series},
+            )
+        self._gauge.set(len(self._latest))
+
+    async def flush(self) -> int:
+        """PUTs the snapshot; returns the samples delivered."""
+        async with self._lock:
+            if not self._latest:
+                return 0
+            snapshot = list(self._latest.values())
+            write = functools.partial(self._sink.write, self._sink.encode(snapshot))
+            outcome = await self._delivery.send(write, len(snapshot))
+            return len(snapshot) if outcome is delivery.Outcome.DELIVERED else 0
+
+    async def stop(self) -> None:
+        """Deletes the pod's group, so a terminated pod's last values do not linger."""
+        try:
+            await self._sink.delete()
+        except http.SinkError as error:
+            log.warning(
+                "could not delete the group", extra={"sink": self.name, "error": str(error)}
+            )
+        await self._sink.close()

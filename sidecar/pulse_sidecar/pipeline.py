@@ -1,0 +1,106 @@
+"""From sources to sinks: collect, label, mark what disappeared, and queue for every sink.
+
+Every source is collected the same way, so counting, timing and staleness live here once:
+a series that a source reported last time and not this time (or every series of a source
+that failed) gets Prometheus' staleness marker, which tells the upstream that it ended
+instead of leaving it to linger for five minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from prometheus_client import metrics_core
+
+from pulse_sidecar import samples, telemetry
+
+log = logging.getLogger(__name__)
+
+_SeriesKey = tuple[str, samples.Labels]
+
+
+class CollectionError(Exception):
+    """A source could not be collected this time; `reason` is a short label value."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Source(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def interval_seconds(self) -> float: ...
+
+    async def collect(self) -> list[metrics_core.Metric]:
+        """The current families; raises CollectionError when they cannot be had."""
+        ...
+
+
+class Outlet(Protocol):
+    """What the pipeline feeds: one sink's queue."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def offer(self, batch: Sequence[samples.Sample]) -> None: ...
+
+
+class Pipeline:
+    """Collects sources into labelled samples and offers each batch to every outlet."""
+
+    def __init__(
+        self,
+        identity: Mapping[str, str],
+        outlets: Sequence[Outlet],
+        metrics: telemetry.Telemetry,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._identity = dict(identity)
+        self._outlets = list(outlets)
+        self._metrics = metrics
+        self._clock = clock
+        self._previous: dict[str, dict[_SeriesKey, samples.Sample]] = {}
+        self.last_collection: dict[str, float] = {}
+        """Wall-clock time of the last successful collection, per source."""
+
+    async def run(self, source: Source) -> None:
+        """One collection of `source`; a failure is counted and logged, never raised."""
+        started = time.perf_counter()
+        now = self._clock()
+        try:
+            families = await source.collect()
+        except CollectionError as error:
+            families, result = [], "failure"
+            self._metrics.errors.labels(source.name, error.reason).inc()
+            log.warning(
+                "collection failed",
+                extra={"source": source.name, "reason": error.reason, "error": str(error)},
+            )
+        else:
+            result = "success"
+            self.last_collection[source.name] = now
+        batch = samples.flatten(families, int(now * 1000), self._identity)
+        batch.extend(self._stale_markers(source.name, batch, int(now * 1000)))
+        for outlet in self._outlets:
+            await outlet.offer(batch)
+        self._metrics.collections.labels(source.name, result).inc()
+        self._metrics.samples_received.labels(source.name).inc(len(batch))
+        self._metrics.processing.labels(source.name).observe(time.perf_counter() - started)
+
+    def _stale_markers(
+        self, source: str, batch: list[samples.Sample], timestamp_ms: int
+    ) -> list[samples.Sample]:
+        current = {(s.name, s.labels): s for s in batch}
+        previous = self._previous.get(source, {})
+        self._previous[source] = current
+        return [
+            old._replace(value=samples.STALE_NAN, timestamp_ms=timestamp_ms)
+            for key, old in previous.items()
+            if key not in current
+        ]

@@ -1,0 +1,1 @@
+"""Where samples come from: targets in the pod, the sidecar's own collectors, and checks."""

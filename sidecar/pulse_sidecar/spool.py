@@ -1,0 +1,216 @@
+"""The durable spool: batches a sink could not take, in SQLite on the pod's emptyDir.
+
+Batches are stored already encoded for their sink, in the order they were due, and replayed in
+that order. Each sink has a persisted send cursor (the id of the last batch it acknowledged)
+updated in the same transaction that deletes the acknowledged batch, so a sidecar killed at
+any point resends at most the one batch it was sending: at-least-once, never a gap.
+When the spool would exceed its size, the oldest batches are dropped, counted and logged.
+
+SQLite calls block, so they run on one dedicated thread, which also owns the connection.
+WAL with synchronous=NORMAL survives a killed process, which is the failure that matters on
+an emptyDir (a lost node loses the volume anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import sqlite3
+from collections.abc import Callable, Collection, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from pulse_sidecar import telemetry
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sink TEXT NOT NULL,
+    samples INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_by_sink ON batches (sink, id);
+CREATE TABLE IF NOT EXISTS cursors (
+    sink TEXT PRIMARY KEY,
+    sent_id INTEGER NOT NULL
+);
+"""
+
+
+class SpoolError(Exception):
+    """The spool's file cannot be read or written (a full or broken volume)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SpooledBatch:
+    id: int
+    samples: int
+    payload: bytes
+
+
+class Spool:
+    """Batches per sink, oldest first, bounded by the total size of their payloads."""
+
+    def __init__(self, path: Path, max_bytes: int, metrics: telemetry.Telemetry) -> None:
+        """Prepare a spool at `path`; nothing happens on disk until `open`."""
+        self._path = path
+        self._max_bytes = max_bytes
+        self._metrics = metrics
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="spool")
+        self._db: sqlite3.Connection | None = None
+        self._bytes = 0
+        self._samples: dict[str, int] = {}
+
+    @property
+    def size_bytes(self) -> int:
+        """Payload bytes held."""
+        return self._bytes
+
+    def samples(self, sink: str) -> int:
+        """Samples waiting for `sink`."""
+        return self._samples.get(sink, 0)
+
+    async def open(self, sinks: Collection[str]) -> None:
+        """Opens the file, and drops what it holds for sinks no longer configured."""
+        await self._call(lambda: self._open(sinks))
+        log.info(
+            "spool opened",
+            extra={"path": str(self._path), "bytes": self._bytes, "samples": self._samples},
+        )
+
+    async def close(self) -> None:
+        await self._call(self._close)
+        self._executor.shutdown()
+
+    async def append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> None:
+        """Stores `(payload, samples)` batches for `sink` after everything it already has."""
+        if batches:
+            await self._call(lambda: self._append(sink, batches))
+
+    async def first(self, sink: str) -> SpooledBatch | None:
+        """The oldest batch not yet acknowledged by `sink`."""
+        if not self.samples(sink):
+            return None
+        return await self._call(lambda: self._first(sink))
+
+    async def ack(self, sink: str, batch: SpooledBatch) -> None:
+        """Moves `sink`'s cursor past `batch` and deletes it."""
+        await self._call(lambda: self._ack(sink, batch))
+
+    async def _call(self, job: Callable[[], _T]) -> _T:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        except (sqlite3.Error, OSError) as error:
+            raise SpoolError(f"spool {self._path}: {error}") from error
+
+    def _open(self, sinks: Collection[str]) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self._path, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(_SCHEMA)
+        self._forget_removed_sinks(db, sinks)
+        rows = db.execute(
+            "SELECT b.sink, SUM(b.samples), SUM(LENGTH(b.payload)) FROM batches b"
+            " LEFT JOIN cursors c ON c.sink = b.sink"
+            " WHERE b.id > COALESCE(c.sent_id, 0) GROUP BY b.sink"
+        ).fetchall()
+        self._db = db
+        self._samples = {sink: samples for sink, samples, _ in rows}
+        self._bytes = sum(size for _, _, size in rows)
+        self._publish()
+
+    def _forget_removed_sinks(self, db: sqlite3.Connection, sinks: Collection[str]) -> None:
+        kept = ", ".join("?" * len(sinks)) or "NULL"
+        with db:
+            removed = db.execute(
+                f"SELECT sink, SUM(samples) FROM batches WHERE sink NOT IN ({kept}) GROUP BY sink",
+                tuple(sinks),
+            ).fetchall()
+            db.execute(f"DELETE FROM batches WHERE sink NOT IN ({kept})", tuple(sinks))
+            db.execute(f"DELETE FROM cursors WHERE sink NOT IN ({kept})", tuple(sinks))
+        for sink, samples in removed:
+            self._metrics.samples_dropped.labels(sink, "sink_removed").inc(samples)
+            log.warning(
+                "dropped the spooled samples of a sink no longer configured",
+                extra={"sink": sink, "samples": samples},
+            )
+
+    def _close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def _append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> None:
+        db = self._connection()
+        with db:
+            db.executemany(
+                "INSERT INTO batches (sink, samples, payload) VALUES (?, ?, ?)",
+                [(sink, samples, payload) for payload, samples in batches],
+            )
+        self._bytes += sum(len(payload) for payload, _ in batches)
+        self._samples[sink] = self.samples(sink) + sum(samples for _, samples in batches)
+        if self._bytes > self._max_bytes:
+            self._drop_oldest()
+        self._publish()
+
+    def _first(self, sink: str) -> SpooledBatch | None:
+        row = (
+            self._connection()
+            .execute(
+                "SELECT id, samples, payload FROM batches WHERE sink = ?"
+                " AND id > COALESCE((SELECT sent_id FROM cursors WHERE sink = ?), 0)"
+                " ORDER BY id LIMIT 1",
+                (sink, sink),
+            )
+            .fetchone()
+        )
+        return None if row is None else SpooledBatch(row[0], row[1], row[2])
+
+    def _ack(self, sink: str, batch: SpooledBatch) -> None:
+        db = self._connection()
+        with db:
+            db.execute(
+                "INSERT INTO cursors (sink, sent_id) VALUES (?, ?)"
+                " ON CONFLICT (sink) DO UPDATE SET sent_id = excluded.sent_id",
+                (sink, batch.id),
+            )
+            db.execute("DELETE FROM batches WHERE sink = ? AND id <= ?", (sink, batch.id))
+        self._bytes -= len(batch.payload)
+        self._samples[sink] = self.samples(sink) - batch.samples
+        self._publish()
+
+    def _drop_oldest(self) -> None:
+        db = self._connection()
+        dropped: dict[str, int] = {}
+        with db:
+            while self._bytes > self._max_bytes:
+                batch_id, sink, samples, size = db.execute(
+                    "SELECT id, sink, samples, LENGTH(payload) FROM batches ORDER BY id LIMIT 1"
+                ).fetchone()
+                db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
+                self._bytes -= size
+                self._samples[sink] -= samples
+                dropped[sink] = dropped.get(sink, 0) + samples
+        for sink, samples in dropped.items():
+            self._metrics.samples_dropped.labels(sink, "spool_full").inc(samples)
+            log.error(
+                "spool full: dropped the oldest samples",
+                extra={"sink": sink, "samples": samples, "max_bytes": self._max_bytes},
+            )
+
+    def _publish(self) -> None:
+        self._metrics.spool_bytes.set(self._bytes)
+        for sink, samples in self._samples.items():
+            self._metrics.spool_samples.labels(sink).set(samples)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("the spool is not open")
+        return self._db

@@ -1,0 +1,52 @@
+"""The sidecar against a real Pushgateway: a group per pod, replaced each push, deleted at exit."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+from prometheus_client import parser
+from sidecar_upstreams import Sidecar, eventually, http_get
+
+GROUP = {"job": "checkout", "namespace": "shop", "pod": "checkout-7d9f"}
+
+
+def pushed(url: str, family: str) -> dict[frozenset[tuple[str, str]], float]:
+    text = http_get(f"{url}/metrics")[1].decode()
+    return {
+        frozenset(s.labels.items()): s.value
+        for f in parser.text_string_to_metric_families(text)
+        if f.name == family
+        for s in f.samples
+        if s.name == f"{family}_total"
+    }
+
+
+def test_the_pods_group_holds_the_latest_values_and_is_deleted_on_shutdown(
+    pushgateway: str, sidecar: Callable[..., Sidecar]
+) -> None:
+    running = sidecar(
+        ingest={"interval_seconds": 3600},
+        sinks=[{"type": "pushgateway", "url": pushgateway, "push_interval_seconds": 0.2}],
+    )
+    running.start()
+    running.post({"type": "login", "value": 2, "dimensions": {"method": "jwt"}})
+    running.flush()
+    series = frozenset(
+        {
+            **GROUP,
+            "collector": "checkout",
+            "service": "checkout",
+            "method": "jwt",
+            "instance": "",
+        }.items()
+    )
+    eventually(lambda: pushed(pushgateway, "login") == {series: 2.0}, "the first push")
+
+    running.post({"type": "login", "value": 3, "dimensions": {"method": "jwt"}})
+    running.flush()
+    eventually(lambda: pushed(pushgateway, "login") == {series: 5.0}, "the group to be replaced")
+
+    assert running.stop(signal.SIGTERM) == 0
+    assert pushed(pushgateway, "login") == {}
+    assert "checkout-7d9f" not in http_get(f"{pushgateway}/metrics")[1].decode()

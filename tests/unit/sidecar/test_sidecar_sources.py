@@ -1,0 +1,241 @@
+"""Sources: scraping targets, reading cgroups, checking dependencies, and the event store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from prometheus_client import CollectorRegistry, exposition
+
+from pulse_sidecar import config, pipeline, telemetry
+from pulse_sidecar.ingest import series
+from pulse_sidecar.sources import dependencies, resources, scrape
+
+TEXT = '# TYPE jobs_total counter\njobs_total{queue="a"} 3\njobs_total{queue="b"} 4\n'
+OPENMETRICS = '# TYPE jobs counter\njobs_total{queue="a"} 3\n# EOF\n'
+
+
+class Target:
+    """An endpoint that answers what the test sets."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body = TEXT
+        self.content_type = "text/plain; version=0.0.4"
+        self.delay = 0.0
+        self.accept: str | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.accept = request.headers.get("Accept")
+        await asyncio.sleep(self.delay)
+        return web.Response(
+            status=self.status, body=self.body.encode(), headers={"Content-Type": self.content_type}
+        )
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[tuple[Target, int]]:
+    served = Target()
+    app = web.Application()
+    app.router.add_get("/metrics", served.handle)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield served, server.port or 0
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as opened:
+        yield opened
+
+
+def scraper(
+    port: int, session: aiohttp.ClientSession, registry: CollectorRegistry, timeout: float = 5
+) -> scrape.ScrapeSource:
+    settings = config.ScrapeTarget(name="app", port=port, timeout_seconds=timeout)
+    return scrape.ScrapeSource(settings, session, telemetry.Telemetry(registry))
+
+
+async def test_a_text_scrape_yields_its_families_and_reports_the_target_up(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    registry = CollectorRegistry()
+    source = scraper(target[1], session, registry)
+    families = await source.collect()
+    assert [(s.name, s.labels, s.value) for f in families for s in f.samples] == [
+        ("jobs_total", {"queue": "a"}, 3.0),
+        ("jobs_total", {"queue": "b"}, 4.0),
+    ]
+    assert source.name == "scrape/app"
+    assert source.up
+    assert registry.get_sample_value("collector_target_up", {"target": "app"}) == 1
+    assert registry.get_sample_value("collector_target_scrape_samples", {"target": "app"}) == 2
+    assert target[0].accept is not None
+    assert target[0].accept.startswith("application/openmetrics-text")
+
+
+async def test_openmetrics_is_parsed_when_the_target_answers_it(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    target[0].body = OPENMETRICS
+    target[0].content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    families = await scraper(target[1], session, CollectorRegistry()).collect()
+    assert [(f.name, f.type) for f in families] == [("jobs", "counter")]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"status": 500}, "http_status"),
+        ({"body": "this is { not metrics"}, "parse"),
+        ({"delay": 1.0}, "timeout"),
+    ],
+)
+async def test_a_failing_target_is_reported_not_fatal(
+    target: tuple[Target, int],
+    session: aiohttp.ClientSession,
+    change: dict[str, object],
+    reason: str,
+) -> None:
+    for key, value in change.items():
+        setattr(target[0], key, value)
+    registry = CollectorRegistry()
+    source = scraper(target[1], session, registry, timeout=0.2)
+    with pytest.raises(pipeline.CollectionError) as failed:
+        await source.collect()
+    assert failed.value.reason == reason
+    assert not source.up
+    assert source.last_error
+    assert registry.get_sample_value("collector_target_up", {"target": "app"}) == 0
+
+
+async def test_a_target_nobody_listens_on_is_a_connection_error(
+    session: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    with pytest.raises(pipeline.CollectionError) as failed:
+        await scraper(unused_tcp_port, session, CollectorRegistry()).collect()
+    assert failed.value.reason == "connection"
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def readings(root: Path) -> dict[tuple[str, str], float]:
+    return {
+        (s.name, s.labels["cgroup"]): s.value
+        for family in resources.CgroupCollector(root).collect()
+        for s in family.samples
+    }
+
+
+def test_cgroup_v2_reads_the_root_and_each_child_group(tmp_path: Path) -> None:
+    write(tmp_path / "cgroup.controllers", "cpu memory")
+    for group, usec, memory, limit in (
+        ("", 2_500_000, 1000, "max"),
+        ("app", 1_000_000, 600, "4096"),
+    ):
+        write(tmp_path / group / "cpu.stat", f"usage_usec {usec}\nuser_usec 1\nsystem_usec 1\n")
+        write(tmp_path / group / "memory.current", f"{memory}\n")
+        write(tmp_path / group / "memory.stat", "anon 1\ninactive_file 100\n")
+        write(tmp_path / group / "memory.max", f"{limit}\n")
+    assert readings(tmp_path) == {
+        ("pulse_container_cpu_usage_seconds_total", "/"): 2.5,
+        ("pulse_container_cpu_usage_seconds_total", "/app"): 1.0,
+        ("pulse_container_memory_usage_bytes", "/"): 1000,
+        ("pulse_container_memory_usage_bytes", "/app"): 600,
+        ("pulse_container_memory_working_set_bytes", "/"): 900,
+        ("pulse_container_memory_working_set_bytes", "/app"): 500,
+        ("pulse_container_memory_limit_bytes", "/app"): 4096,
+    }
+
+
+def test_cgroup_v1_reads_the_cpuacct_and_memory_controllers(tmp_path: Path) -> None:
+    write(tmp_path / "cpu,cpuacct" / "cpuacct.usage", "3000000000\n")
+    write(tmp_path / "memory" / "memory.usage_in_bytes", "2048\n")
+    write(tmp_path / "memory" / "memory.stat", "cache 10\ntotal_inactive_file 48\n")
+    write(tmp_path / "memory" / "memory.limit_in_bytes", "9223372036854771712\n")
+    assert readings(tmp_path) == {
+        ("pulse_container_cpu_usage_seconds_total", "/"): 3.0,
+        ("pulse_container_memory_usage_bytes", "/"): 2048,
+        ("pulse_container_memory_working_set_bytes", "/"): 2000,
+    }
+
+
+def test_an_unreadable_cgroup_tree_yields_empty_families(tmp_path: Path) -> None:
+    assert readings(tmp_path / "absent") == {}
+
+
+async def test_dependency_checks_report_up_down_and_latency(
+    target: tuple[Target, int], session: aiohttp.ClientSession, unused_tcp_port: int
+) -> None:
+    registry = CollectorRegistry()
+    metrics = telemetry.Telemetry(registry)
+    port = target[1]
+    http_up = config.HttpCheck(type="http", name="api", target=f"http://127.0.0.1:{port}/metrics")
+    tcp_up = config.TcpCheck(type="tcp", name="db", target=f"127.0.0.1:{port}")
+    tcp_down = config.TcpCheck(type="tcp", name="cache", target=f"127.0.0.1:{unused_tcp_port}")
+    checks = [
+        dependencies.DependencyCheck(c, session, metrics) for c in (http_up, tcp_up, tcp_down)
+    ]
+    for check in checks:
+        await check.run()
+    assert [c.last.up if c.last else None for c in checks] == [True, True, False]
+    assert checks[2].last is not None
+    assert checks[2].last.error
+    assert registry.get_sample_value("collector_dependency_up", {"dependency": "cache"}) == 0
+    latency = registry.get_sample_value(
+        "collector_dependency_latency_seconds", {"dependency": "api"}
+    )
+    assert latency is not None
+    assert latency > 0
+
+    target[0].status = 503
+    await checks[0].run()
+    assert checks[0].last is not None
+    assert checks[0].last.error == "answered 503"
+
+
+def test_event_series_expose_byte_for_byte() -> None:
+    store = series.EventSeries(10, 10, frozenset())
+    store.record("login", {"method": "jwt", "empty": ""}, "checkout", 2.0, 0.2)
+    store.record("login", {"method": "jwt"}, "checkout", 1.0, None)
+    registry = CollectorRegistry()
+    registry.register(store)
+    bounds = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1.0", "2.5", "5.0"]
+    bounds += ["10.0", "30.0", "60.0", "300.0", "3600.0"]
+    buckets = "".join(
+        f'login_duration_seconds_bucket{{le="{le}",method="jwt",service="checkout"}} '
+        f"{0.0 if float(le) < 0.2 else 1.0}\n"
+        for le in bounds
+    )
+    assert exposition.generate_latest(registry).decode() == (
+        "# HELP login_total Sum of the values of login events.\n"
+        "# TYPE login_total counter\n"
+        'login_total{method="jwt",service="checkout"} 3.0\n'
+        "# HELP login_duration_seconds Durations of login events.\n"
+        "# TYPE login_duration_seconds histogram\n"
+        + buckets
+        + 'login_duration_seconds_bucket{le="+Inf",method="jwt",service="checkout"} 1.0\n'
+        'login_duration_seconds_count{method="jwt",service="checkout"} 1.0\n'
+        'login_duration_seconds_sum{method="jwt",service="checkout"} 0.2\n'
+    )
+
+
+def test_event_types_whose_families_would_collide_are_refused() -> None:
+    store = series.EventSeries(10, 10, frozenset({"collector_errors"}))
+    store.record("job", {}, "s", 1, 1.0)
+    with pytest.raises(series.SeriesRejectedError) as clash:
+        store.record("job_duration_seconds", {}, "s", 1, None)
+    assert clash.value.field == "type"
+    with pytest.raises(series.SeriesRejectedError):
+        store.record("collector_errors", {}, "s", 1, None)
