@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from pulse_operator import __version__
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 DISCOVERY_TTL_SECONDS = 30.0
 """How long a discovery answer is reused: CRDs installed later are seen within this."""
 
@@ -89,12 +90,13 @@ class Kube:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> Object:
         method, url, headers, payload, _ = self._api.param_serialize(
             method=method,
             resource_path=path,
             query_params=query or [],
-            header_params={"Accept": "application/json", "Content-Type": content_type},
+            header_params={"Accept": accept, "Content-Type": content_type},
             body=body,
             auth_settings=["BearerToken"],
         )
@@ -142,6 +144,21 @@ class Kube:
             if error.status == 404:
                 return None
             raise
+
+    def exists(self, kind_name: str, namespace: str, name: str) -> bool:
+        """Whether the object exists, read as metadata only: checking that a referenced
+        Secret is there must not bring its contents into the operator."""
+        try:
+            self._call(
+                "GET",
+                f"{KINDS[kind_name].collection(namespace)}/{name}",
+                accept=METADATA_ONLY,
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
 
     def list_owned(self, kind_name: str, namespace: str, owner_uid: str) -> list[Object]:
         """Objects of a kind that Pulse manages in a namespace and that this owner controls."""

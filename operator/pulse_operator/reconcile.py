@@ -221,7 +221,7 @@ def reconcile_collector(kube: Kube, settings: OperatorSettings, body: Mapping[st
     missing = [
         name
         for name in _referenced_secrets(spec)
-        if kube.get("Secret", owner.namespace, name) is None
+        if not kube.exists("Secret", owner.namespace, name)
     ]
     if missing:
         message = f"Secret(s) {', '.join(missing)} not found in namespace {owner.namespace}"
