@@ -232,6 +232,10 @@ class LocalCluster:
                 f"--secure-port={free_port()}",
                 f"--root-ca-file={pki.ca.cert}",
                 "--concurrent-gc-syncs=20",
+                # a dev cluster serves one client at a time in bursts (benchmarks create
+                # hundreds of Deployments): the default 20 QPS would be the bottleneck
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
             ],
             logs,
         )
@@ -244,6 +248,8 @@ class LocalCluster:
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={free_port()}",
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
             ],
             logs,
         )

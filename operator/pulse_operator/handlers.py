@@ -9,6 +9,7 @@ operator writes nothing.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,15 +38,10 @@ class OwnerKind:
 
     kind: str
     plural: str
-    full: Callable[[Kube, OperatorSettings, Mapping[str, Any]], reconcile.Outcome]
+    full: reconcile.FullReconcile
     child: Callable[
         [Kube, OperatorSettings, Mapping[str, Any], Object, bool], reconcile.Outcome | None
     ]
-
-    @property
-    def index_name(self) -> str:
-        """kopf passes each index to handlers as a keyword argument of this name."""
-        return f"{self.plural}_by_name"
 
 
 OWNER_KINDS = (
@@ -89,18 +85,53 @@ def build_registry(kube: Kube, settings: OperatorSettings) -> kopf.OperatorRegis
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
 
+    locks = OwnerLocks()
     for owner_kind in OWNER_KINDS:
-        _register_owner(registry, kube, settings, owner_kind)
+        _register_owner(registry, kube, settings, owner_kind, locks)
     for group, version, plural, kind in CHILD_RESOURCES:
-        _register_child_watch(registry, kube, settings, group, version, plural, kind)
+        _register_child_watch(registry, kube, settings, locks, group, version, plural, kind)
     return registry
 
 
+class OwnerLocks:
+    """One lock per owner: its full reconciliation and its children's events never
+    interleave, so a status computed from an older Deployment never lands last.
+    (One small lock per owner ever seen; a thousand owners cost kilobytes.)"""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, uid: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(uid, threading.Lock())
+
+
+def _current(kube: Kube, kind: str, namespace: str, name: str, uid: str) -> Object | None:
+    """The owner as it is now (kopf's and the watch's copies may be older), or None when
+    it is gone, replaced by a namesake, or being deleted."""
+    body = kube.get(kind, namespace, name)
+    if body is None or body["metadata"].get("uid") != uid:
+        return None
+    return None if body["metadata"].get("deletionTimestamp") else body
+
+
 def _register_owner(
-    registry: kopf.OperatorRegistry, kube: Kube, settings: OperatorSettings, owner: OwnerKind
+    registry: kopf.OperatorRegistry,
+    kube: Kube,
+    settings: OperatorSettings,
+    owner: OwnerKind,
+    locks: OwnerLocks,
 ) -> None:
-    def reconcile_owner(body: kopf.Body, **_: Any) -> None:
-        outcome = owner.full(kube, settings, body)
+    def reconcile_owner(
+        body: kopf.Body, reason: str, namespace: str | None, name: str, uid: str, **_: Any
+    ) -> None:
+        with locks(uid):
+            current = _current(kube, owner.kind, namespace or "", name, uid)
+            if current is None:
+                return
+            # a new object has no children to prune yet; an update or a restart may have some
+            outcome = owner.full(kube, settings, current, prune=reason != "create")
         _post_events(body, outcome, "Applied")
         if outcome.permanent_error is not None:
             raise kopf.PermanentError(outcome.permanent_error)
@@ -112,18 +143,12 @@ def _register_owner(
             reconcile_owner
         )
 
-    def index_by_name(
-        body: kopf.Body, namespace: str | None, name: str, **_: Any
-    ) -> dict[Any, Any]:
-        return {(namespace, name): dict(body)}
-
-    kopf.index(GROUP, VERSION, owner.plural, registry=registry, id=owner.index_name)(index_by_name)
-
 
 def _register_child_watch(
     registry: kopf.OperatorRegistry,
     kube: Kube,
     settings: OperatorSettings,
+    locks: OwnerLocks,
     group: str,
     version: str,
     plural: str,
@@ -131,22 +156,22 @@ def _register_child_watch(
 ) -> None:
     owners = {owner.kind: owner for owner in OWNER_KINDS}
 
-    def on_child_event(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+    def on_child_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         if type is None:  # the initial listing; the owners' resume handlers cover it
             return
         child = {"apiVersion": f"{group}/{version}".lstrip("/"), "kind": kind, **dict(body)}
+        namespace = body["metadata"]["namespace"]
         for reference in body.get("metadata", {}).get("ownerReferences", []):
             owner = owners.get(reference.get("kind", ""))
             if owner is None or not reference.get("controller"):
                 continue
-            index: kopf.Index[Any, dict[str, Any]] = kwargs[owner.index_name]
-            for owner_body in index.get((body["metadata"]["namespace"], reference["name"]), []):
-                meta = owner_body["metadata"]
-                if meta.get("uid") != reference.get("uid") or meta.get("deletionTimestamp"):
+            with locks(reference["uid"]):
+                current = _current(kube, owner.kind, namespace, reference["name"], reference["uid"])
+                if current is None:  # deleted with its owner (garbage collection)
                     continue
-                outcome = owner.child(kube, settings, owner_body, child, type == "DELETED")
-                if outcome is not None:
-                    _post_events(owner_body, outcome, "DriftCorrected")
+                outcome = owner.child(kube, settings, current, child, type == "DELETED")
+            if outcome is not None:
+                _post_events(current, outcome, "DriftCorrected")
 
     kopf.on.event(
         group,

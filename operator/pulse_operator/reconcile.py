@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic
 
@@ -27,6 +27,14 @@ from pulse_operator.slo.rules import window_table
 from pulse_operator.status import ConditionUpdate, merge_conditions, status_changed
 
 SECRET_RETRY_SECONDS = 30.0
+
+
+class FullReconcile(Protocol):
+    """reconcile_collector and reconcile_slo: a whole owner, pruning or not."""
+
+    def __call__(
+        self, kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool
+    ) -> Outcome: ...
 
 
 @dataclass
@@ -126,16 +134,30 @@ PRUNABLE_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
 """Kinds a spec change can make unwanted (monitor kind switched, alerting turned off)."""
 
 
-def apply_children(kube: Kube, owner: Owner, children: list[Object]) -> tuple[list[str], list[str]]:
-    """Applies every child whose kind the server serves and deletes owned objects of the
-    prunable kinds that are no longer wanted; returns (written, skipped)."""
-    written, skipped = [], []
+@dataclass
+class Applied:
+    """What apply_children did."""
+
+    written: list[str] = field(default_factory=list)
+    """Kind/name of each child applied, and -Kind/name of each one pruned."""
+    skipped: list[str] = field(default_factory=list)
+    """Children whose kind the API server does not serve (Prometheus Operator missing)."""
+    live: dict[str, Object] = field(default_factory=dict)
+    """The objects as the server returned them from the apply, by Kind/name."""
+
+
+def apply_children(kube: Kube, owner: Owner, children: list[Object], *, prune: bool) -> Applied:
+    """Applies every child whose kind the server serves; with `prune`, also deletes owned
+    objects of the prunable kinds that are no longer wanted (a brand-new owner has none)."""
+    applied = Applied()
     for child in children:
         if not kube.serves(child["apiVersion"], child["kind"]):
-            skipped.append(ref(child))
+            applied.skipped.append(ref(child))
             continue
-        kube.apply(child)
-        written.append(ref(child))
+        applied.live[ref(child)] = kube.apply(child)
+        applied.written.append(ref(child))
+    if not prune:
+        return applied
     wanted = {ref(child) for child in children}
     for kind in PRUNABLE_KINDS:
         if not kube.serves(KINDS[kind].api_version, kind):
@@ -143,33 +165,17 @@ def apply_children(kube: Kube, owner: Owner, children: list[Object]) -> tuple[li
         for obj in kube.list_owned(kind, owner.namespace, owner.uid):
             if ref(obj) not in wanted:
                 kube.delete(kind, owner.namespace, obj["metadata"]["name"])
-                written.append(f"-{ref(obj)}")
-    return written, skipped
+                applied.written.append(f"-{ref(obj)}")
+    return applied
 
 
-def correct_drift(
-    kube: Kube, owner: Mapping[str, Any], desired: list[Object], child: Object, deleted: bool
-) -> str | None:
+def correct_drift(kube: Kube, desired: list[Object], child: Object, deleted: bool) -> str | None:
     """Re-applies one child if it was deleted or no longer carries what Pulse applied."""
     match = [d for d in desired if ref(d) == ref(child)]
     if not match or (not deleted and drift.contains(child, match[0])):
         return None
-    if deleted and not _still_wanted(kube, owner):
-        return None  # deleted with its owner (garbage collection, namespace deletion)
     kube.apply(match[0])
     return ref(match[0])
-
-
-def _still_wanted(kube: Kube, owner: Mapping[str, Any]) -> bool:
-    """Whether the owner exists as this very object and is not being deleted: watch events
-    of different kinds arrive in no set order, so the owner is read fresh."""
-    meta = owner["metadata"]
-    current = kube.get(owner["kind"], meta["namespace"], meta["name"])
-    return (
-        current is not None
-        and current["metadata"].get("uid") == meta.get("uid")
-        and not current["metadata"].get("deletionTimestamp")
-    )
 
 
 def _render_collector(
@@ -211,7 +217,9 @@ def _collector_status(
     )
 
 
-def reconcile_collector(kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]) -> Outcome:
+def reconcile_collector(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool = True
+) -> Outcome:
     """Brings one MetricsCollector's children to what its spec says, and reports it."""
     owner = owner_of(body)
     try:
@@ -228,11 +236,11 @@ def reconcile_collector(kube: Kube, settings: OperatorSettings, body: Mapping[st
         outcome = _failed(kube, body, "SecretMissing", message, permanent=False)
         outcome.retry_after = SECRET_RETRY_SECONDS
         return outcome
-    written, skipped = apply_children(kube, owner, children)
-    deployment = kube.get("Deployment", owner.namespace, owner.name)
-    status = _collector_status(body, spec, children, skipped, deployment)
-    outcome = Outcome(status=_write_status(kube, body, status), applied=written)
-    if skipped:
+    applied = apply_children(kube, owner, children, prune=prune)
+    deployment = applied.live.get(f"Deployment/{owner.name}")
+    status = _collector_status(body, spec, children, applied.skipped, deployment)
+    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
+    if applied.skipped:
         outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][2]["message"]))
     return outcome
 
@@ -250,13 +258,11 @@ def collector_child_changed(
         spec, children = _render_collector(settings, body)
     except validation.SpecError:
         return None  # the owner's own handler has reported it; the children stay as they are
-    corrected = correct_drift(kube, body, children, child, deleted)
+    corrected = correct_drift(kube, children, child, deleted)
     if child["kind"] != "Deployment" and corrected is None:
         return None
     owner = owner_of(body)
-    deployment = None if deleted and child["kind"] == "Deployment" else child
-    if child["kind"] != "Deployment" or corrected is not None:
-        deployment = kube.get("Deployment", owner.namespace, owner.name)
+    deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than the event
     skipped = [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
     status = _collector_status(body, spec, children, skipped, deployment)
     return Outcome(
@@ -318,7 +324,9 @@ def _slo_status(
     )
 
 
-def reconcile_slo(kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]) -> Outcome:
+def reconcile_slo(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool = True
+) -> Outcome:
     """Brings one SLO's PrometheusRule to what its spec says, and reports it."""
     try:
         spec, children = _render_slo(body)
@@ -326,10 +334,10 @@ def reconcile_slo(kube: Kube, settings: OperatorSettings, body: Mapping[str, Any
         return _failed(kube, body, "InvalidSpec", str(error), permanent=True)
     except promql.InvalidPromQLError as error:
         return _failed(kube, body, "InvalidPromQL", str(error), permanent=True)
-    written, skipped = apply_children(kube, owner_of(body), children)
-    status = _slo_status(body, spec, children, served=not skipped)
-    outcome = Outcome(status=_write_status(kube, body, status), applied=written)
-    if skipped:
+    applied = apply_children(kube, owner_of(body), children, prune=prune)
+    status = _slo_status(body, spec, children, served=not applied.skipped)
+    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
+    if applied.skipped:
         outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][0]["message"]))
     return outcome
 
@@ -346,7 +354,7 @@ def slo_child_changed(
         _, children = _render_slo(body)
     except (validation.SpecError, promql.InvalidPromQLError):
         return None  # the SLO's own handler reported it; the last good rule stays
-    corrected = correct_drift(kube, body, children, child, deleted)
+    corrected = correct_drift(kube, children, child, deleted)
     if corrected is None:
         return None
     return Outcome(status=dict(body.get("status") or {}), applied=[corrected])
