@@ -23,6 +23,22 @@ from pulse_operator.api.common import (
 )
 
 DEFAULT_SIDECAR_PORT = 8000
+COLLECTOR_DEFAULTS = {
+    "requests": {"cpu": "250m", "memory": "256Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+# Measured (docs/benchmarks.md): about 55 MiB idle and one core at 1,000 ingest requests
+# a second; the limits leave room for a full in-memory buffer and for bursts.
+SIDECAR_DEFAULTS = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+
+
+def _describe(defaults: dict[str, dict[str, str]]) -> str:
+    return " and ".join(
+        f"{kind} {amounts['cpu']}/{amounts['memory']}" for kind, amounts in defaults.items()
+    )
 
 
 def _cel(*rules: tuple[str, str] | tuple[str, str, str]) -> ConfigDict:
@@ -129,8 +145,8 @@ class CollectorContainer(ApiModel):
     )
     resources: Resources | None = Field(
         default=None,
-        description="Requests and limits; unset values default to requests 250m/256Mi and "
-        "limits 500m/512Mi.",
+        description="Requests and limits; unset values default to "
+        f"{_describe(COLLECTOR_DEFAULTS)}.",
     )
     liveness_probe: dict[str, Any] | None = Field(
         default=None, description="The container's own liveness probe (core/v1 Probe)."
@@ -156,8 +172,7 @@ class SidecarSpec(ApiModel):
     )
     resources: Resources | None = Field(
         default=None,
-        description="Requests and limits; unset values default to requests 50m/64Mi and "
-        "limits 200m/128Mi.",
+        description=f"Requests and limits; unset values default to {_describe(SIDECAR_DEFAULTS)}.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Sidecar log level."

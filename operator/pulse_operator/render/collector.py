@@ -7,7 +7,12 @@ from typing import Any
 
 import yaml
 
-from pulse_operator.api.metricscollector import MetricsCollectorSpec, Resources
+from pulse_operator.api.metricscollector import (
+    COLLECTOR_DEFAULTS,
+    SIDECAR_DEFAULTS,
+    MetricsCollectorSpec,
+    Resources,
+)
 from pulse_operator.render import sidecar_config as cfg
 from pulse_operator.render.collector_alerts import collector_rule
 from pulse_operator.render.meta import Owner, child_metadata, selector_labels
@@ -19,17 +24,6 @@ COLLECTOR_CONTAINER = "collector"
 SIDECAR_PORT_NAME = "pulse-metrics"
 CONFIG_HASH_ANNOTATION = "pulse.dev/config-hash"
 NONROOT_UID = 65532
-
-COLLECTOR_DEFAULT_RESOURCES = {
-    "requests": {"cpu": "250m", "memory": "256Mi"},
-    "limits": {"cpu": "500m", "memory": "512Mi"},
-}
-# Measured: the sidecar idles well under 64Mi and uses a fraction of a core at full
-# ingest (docs/benchmarks.md); the limit leaves room for a full in-memory buffer.
-SIDECAR_DEFAULT_RESOURCES = {
-    "requests": {"cpu": "50m", "memory": "64Mi"},
-    "limits": {"cpu": "500m", "memory": "256Mi"},
-}
 
 
 def _resources(spec: Resources | None, defaults: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -112,7 +106,7 @@ def render_deployment(
     collector: dict[str, Any] = {
         "name": COLLECTOR_CONTAINER,
         "image": user.image,
-        "resources": _resources(user.resources, COLLECTOR_DEFAULT_RESOURCES),
+        "resources": _resources(user.resources, COLLECTOR_DEFAULTS),
         "securityContext": _restricted_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -151,7 +145,7 @@ def render_deployment(
             "initialDelaySeconds": 5,
             "periodSeconds": 5,
         },
-        "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULT_RESOURCES),
+        "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULTS),
         "securityContext": _restricted_security_context(),
         "volumeMounts": [
             {"name": "config", "mountPath": str(cfg.CONFIG_DIR / cfg.CONFIG_FILE),

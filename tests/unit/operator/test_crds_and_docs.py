@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pulse_operator import crdgen
+from pulse_operator import apidocs, crdgen
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.registry import ALL_CRDS
 from pulse_operator.render.collector import render_collector
@@ -83,3 +83,10 @@ def test_every_collector_alert_has_a_runbook_that_exists() -> None:
 def test_the_examples_are_valid_manifests() -> None:
     for path in sorted((REPO / "examples").rglob("*.yaml")):
         assert list(yaml.safe_load_all(path.read_text())), path
+
+
+def test_the_api_reference_is_what_the_models_generate() -> None:
+    committed = (REPO / "docs" / "api-reference.md").read_text()
+    assert committed == apidocs.render(ALL_CRDS), (
+        "docs/api-reference.md is stale: run `.venv/bin/python -m pulse_operator.apidocs`"
+    )
