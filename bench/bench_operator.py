@@ -135,7 +135,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    with LocalCluster() as cluster:
+    # KWOK nodes hold 110 pods each, like real ones: room for the measured and floor pods
+    with LocalCluster(nodes=2 * args.collectors // 100 + 1) as cluster:
         operator = ManagedProcess.start(
             "pulse-operator",
             [Path(sys.executable).with_name("pulse-operator"), "run",
