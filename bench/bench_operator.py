@@ -14,9 +14,7 @@ Run: PYTHONPATH=hack .venv/bin/python bench/bench_operator.py --collectors 100 -
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +22,7 @@ from typing import Any
 
 import kubernetes
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.operator import start_operator
 
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.kube import Kube
@@ -137,13 +135,7 @@ def main() -> None:
 
     # KWOK nodes hold 110 pods each, like real ones: room for the measured and floor pods
     with LocalCluster(nodes=2 * args.collectors // 100 + 1) as cluster:
-        operator = ManagedProcess.start(
-            "pulse-operator",
-            [Path(sys.executable).with_name("pulse-operator"), "run",
-             f"--liveness=http://127.0.0.1:{free_port()}/healthz"],
-            cluster.log_dir,
-            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        )  # fmt: skip
+        operator = start_operator(cluster)
         try:
             api = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
             kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "bench"}})

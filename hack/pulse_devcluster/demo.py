@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.operator import start_operator
 
 EXAMPLE_DIRS = ("examples/collectors", "examples/slos")
 READY_TIMEOUT = "120s"
@@ -74,16 +71,7 @@ def _show(cluster: LocalCluster) -> None:
 def running(cluster: LocalCluster) -> Iterator[int]:
     """Runs the operator, applies the examples and shows the result; yields the exit status
     (0 when every example is Ready) while the operator keeps running."""
-    operator = ManagedProcess.start(
-        "pulse-operator",
-        [
-            Path(sys.executable).with_name("pulse-operator"),
-            "run",
-            f"--liveness=http://127.0.0.1:{free_port()}/healthz",
-        ],
-        cluster.log_dir,
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-    )
+    operator = start_operator(cluster)
     try:
         print(f"Operator running (pid {operator.pid}), logs in {operator.log_path}", flush=True)
         for directory in EXAMPLE_DIRS:

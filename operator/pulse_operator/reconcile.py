@@ -169,6 +169,17 @@ def apply_children(kube: Kube, owner: Owner, children: list[Object], *, prune: b
     return applied
 
 
+def _applied_outcome(
+    kube: Kube, body: Mapping[str, Any], status: dict[str, Any], applied: Applied
+) -> Outcome:
+    """Writes the status; children that could not be created also become a Warning event."""
+    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
+    if applied.skipped:
+        degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
+        outcome.warnings.append((degraded["reason"], degraded["message"]))
+    return outcome
+
+
 def correct_drift(kube: Kube, desired: list[Object], child: Object, deleted: bool) -> str | None:
     """Re-applies one child if it was deleted or no longer carries what Pulse applied."""
     match = [d for d in desired if ref(d) == ref(child)]
@@ -239,10 +250,7 @@ def reconcile_collector(
     applied = apply_children(kube, owner, children, prune=prune)
     deployment = applied.live.get(f"Deployment/{owner.name}")
     status = _collector_status(body, spec, children, applied.skipped, deployment)
-    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
-    if applied.skipped:
-        outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][2]["message"]))
-    return outcome
+    return _applied_outcome(kube, body, status, applied)
 
 
 def collector_child_changed(
@@ -336,10 +344,7 @@ def reconcile_slo(
         return _failed(kube, body, "InvalidPromQL", str(error), permanent=True)
     applied = apply_children(kube, owner_of(body), children, prune=prune)
     status = _slo_status(body, spec, children, served=not applied.skipped)
-    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
-    if applied.skipped:
-        outcome.warnings.append(("PrometheusOperatorMissing", status["conditions"][0]["message"]))
-    return outcome
+    return _applied_outcome(kube, body, status, applied)
 
 
 def slo_child_changed(

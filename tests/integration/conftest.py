@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,8 @@ import kubernetes
 import pytest
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.operator import start_operator
+from pulse_devcluster.processes import ManagedProcess
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -46,17 +45,7 @@ def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pulse_operator(cluster: LocalCluster) -> Iterator[ManagedProcess]:
     """The real operator (`pulse-operator run`) against the session's cluster."""
-    log_dir = cluster.log_dir
-    process = ManagedProcess.start(
-        "pulse-operator",
-        [
-            Path(sys.executable).with_name("pulse-operator"),
-            "run",
-            f"--liveness=http://127.0.0.1:{free_port()}/healthz",
-        ],
-        log_dir,
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-    )
+    process = start_operator(cluster)
     try:
         yield process
     finally:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import kubernetes
 import pytest
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.operator import start_operator
 from tests.support import eventually
 
 
@@ -19,16 +16,7 @@ from tests.support import eventually
 def bare_cluster() -> Iterator[LocalCluster]:
     """A control plane with Pulse's CRDs only, and the operator running against it."""
     with LocalCluster(crd_files=paths.pulse_crds()) as cluster:
-        operator = ManagedProcess.start(
-            "pulse-operator",
-            [
-                Path(sys.executable).with_name("pulse-operator"),
-                "run",
-                f"--liveness=http://127.0.0.1:{free_port()}/healthz",
-            ],
-            cluster.log_dir,
-            env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
-        )
+        operator = start_operator(cluster)
         try:
             yield cluster
         finally:

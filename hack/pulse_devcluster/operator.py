@@ -1,0 +1,26 @@
+"""The real operator (`pulse-operator run`) against a LocalCluster, as a managed child."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.processes import ManagedProcess, free_port
+
+
+def start_operator(cluster: LocalCluster, *args: str) -> ManagedProcess:
+    """Starts the venv's `pulse-operator run` with the cluster's kubeconfig; its log goes
+    beside the cluster's. The caller stops it."""
+    return ManagedProcess.start(
+        "pulse-operator",
+        [
+            Path(sys.executable).with_name("pulse-operator"),
+            "run",
+            f"--liveness=http://127.0.0.1:{free_port()}/healthz",
+            *args,
+        ],
+        cluster.log_dir,
+        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+    )
