@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import sys
 from pathlib import Path
 
@@ -21,8 +22,11 @@ def _run(args: argparse.Namespace, settings: OperatorSettings) -> int:
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
     kube = Kube.from_environment(settings.field_manager)
     kopf.run(
-        registry=build_registry(kube, settings),
-        standalone=True,
+        registry=build_registry(kube, settings, scoped=bool(args.namespace)),
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        # distinct priorities make exactly one replica active; equal ones would all work
+        priority=args.priority if args.priority is not None else secrets.randbelow(1_000_000),
         clusterwide=not args.namespace,
         namespaces=args.namespace or (),
         liveness_endpoint=args.liveness,
@@ -62,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
         default="http://0.0.0.0:8080/healthz",
         metavar="URL",
         help="where to serve the liveness probe (default: %(default)s)",
+    )
+    run.add_argument(
+        "--peering",
+        metavar="NAME",
+        help="run as one of several replicas: only the one with the highest priority works, "
+        "the others wait (kopf peering; the peering object NAME must exist)",
+    )
+    run.add_argument(
+        "--priority",
+        type=int,
+        help="peering priority (default: random, so two replicas never tie)",
     )
     run.add_argument("--verbose", action="store_true", help="debug logging")
     run.set_defaults(handler=_run)

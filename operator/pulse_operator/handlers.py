@@ -63,8 +63,11 @@ def _post_events(raw: Mapping[str, Any], outcome: reconcile.Outcome, reason: str
         kopf.event(body, type="Normal", reason=reason, message=", ".join(outcome.applied))
 
 
-def build_registry(kube: Kube, settings: OperatorSettings) -> kopf.OperatorRegistry:
-    """Every handler, in a registry of its own (no module-level state)."""
+def build_registry(
+    kube: Kube, settings: OperatorSettings, *, scoped: bool = False
+) -> kopf.OperatorRegistry:
+    """Every handler, in a registry of its own (no module-level state). `scoped`: watching
+    named namespaces only, with namespaced Roles, so nothing cluster-wide may be listed."""
     registry = kopf.OperatorRegistry()
     # A registry of our own does not get kopf's default login handlers: credentials come
     # the same way as for Kube (in-cluster service account, else the kubeconfig).
@@ -89,6 +92,9 @@ def build_registry(kube: Kube, settings: OperatorSettings) -> kopf.OperatorRegis
         settings.queueing.worker_limit = 200
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
+        # kopf scans namespaces and CRDs cluster-wide, which namespaced Roles do not allow
+        # (it would retry for about a minute before watching anything)
+        settings.scanning.disabled = scoped
 
     locks = OwnerLocks()
     for owner_kind in OWNER_KINDS:
