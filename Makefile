@@ -10,7 +10,7 @@ VENV_STAMP := $(VENV)/.pulse-installed
 PY := $(VENV)/bin/python
 DEV_PYTHONPATH := PYTHONPATH=$(CURDIR)/hack
 
-.PHONY: help venv tools test lint typecheck unit integration cluster demo bench clean
+.PHONY: help venv tools checkov manifests test lint typecheck unit integration cluster demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,14 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 tools: ## Build etcd, Kubernetes, KWOK, Prometheus and Pushgateway into .pulse/bin (cached)
 	hack/tools/build.sh
 
+checkov: ## checkov in its own pinned virtual environment (.pulse/checkov)
+	hack/install-checkov.sh $(PYTHON)
+
+manifests: venv ## Regenerate crds/, docs/api-reference.md, the chart's CRDs and manifests/install.yaml
+	$(PY) -m pulse_operator.crdgen
+	$(PY) -m pulse_operator.apidocs
+	$(DEV_PYTHONPATH) $(PY) hack/gen-manifests.py
+
 lint: venv ## ruff (lint and format) and the import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -34,15 +42,15 @@ lint: venv ## ruff (lint and format) and the import contracts
 
 typecheck: venv ## mypy --strict on both packages and the dev cluster
 	$(VENV)/bin/mypy -p pulse_operator -p pulse_sidecar
-	MYPYPATH=hack $(VENV)/bin/mypy -p pulse_devcluster
+	MYPYPATH=hack $(VENV)/bin/mypy -p pulse_devcluster -m pulse_chart
 
-test: venv tools lint typecheck ## Lint, type checks, unit and integration tests
+test: venv tools checkov lint typecheck ## Lint, type checks, unit and integration tests
 	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests
 
 unit: venv ## Only the fast tests that need no built binaries
 	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration'
 
-integration: venv tools ## Only the tests that run against the local control plane and other real binaries
+integration: venv tools checkov ## Only the tests that run against the local control plane and other real binaries
 	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m integration
 
 cluster: venv tools ## Run the local control plane in the foreground; kubeconfig at .pulse/kubeconfig
