@@ -18,11 +18,15 @@ def _run(args: argparse.Namespace, settings: OperatorSettings) -> int:
 
     from pulse_operator.handlers import build_registry
     from pulse_operator.kube import Kube
+    from pulse_operator.metrics import OperatorMetrics
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
     kube = Kube.from_environment(settings.field_manager)
+    metrics = OperatorMetrics()
+    if args.metrics:
+        metrics.serve(args.metrics)
     kopf.run(
-        registry=build_registry(kube, settings, scoped=bool(args.namespace)),
+        registry=build_registry(kube, settings, scoped=bool(args.namespace), metrics=metrics),
         standalone=args.peering is None,
         peering_name=args.peering,
         # distinct priorities make exactly one replica active; equal ones would all work
@@ -77,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
         "--priority",
         type=int,
         help="peering priority (default: random, so two replicas never tie)",
+    )
+    run.add_argument(
+        "--metrics",
+        metavar="URL",
+        help="serve the operator's own Prometheus metrics, e.g. http://0.0.0.0:9090/metrics",
     )
     run.add_argument("--verbose", action="store_true", help="debug logging")
     run.set_defaults(handler=_run)

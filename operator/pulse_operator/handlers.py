@@ -18,6 +18,7 @@ import kopf
 
 from pulse_operator import reconcile
 from pulse_operator.kube import Kube, Object
+from pulse_operator.metrics import OperatorMetrics
 from pulse_operator.render.meta import MANAGED_BY
 from pulse_operator.settings import OperatorSettings
 
@@ -64,7 +65,11 @@ def _post_events(raw: Mapping[str, Any], outcome: reconcile.Outcome, reason: str
 
 
 def build_registry(
-    kube: Kube, settings: OperatorSettings, *, scoped: bool = False
+    kube: Kube,
+    settings: OperatorSettings,
+    *,
+    scoped: bool = False,
+    metrics: OperatorMetrics | None = None,
 ) -> kopf.OperatorRegistry:
     """Every handler, in a registry of its own (no module-level state). `scoped`: watching
     named namespaces only, with namespaced Roles, so nothing cluster-wide may be listed."""
@@ -97,10 +102,13 @@ def build_registry(
         settings.scanning.disabled = scoped
 
     locks = OwnerLocks()
+    metrics = metrics or OperatorMetrics()
     for owner_kind in OWNER_KINDS:
-        _register_owner(registry, kube, settings, owner_kind, locks)
+        _register_owner(registry, kube, settings, owner_kind, locks, metrics)
     for group, version, plural, kind in CHILD_RESOURCES:
-        _register_child_watch(registry, kube, settings, locks, group, version, plural, kind)
+        _register_child_watch(
+            registry, kube, settings, locks, metrics, group, version, plural, kind
+        )
     return registry
 
 
@@ -133,16 +141,19 @@ def _register_owner(
     settings: OperatorSettings,
     owner: OwnerKind,
     locks: OwnerLocks,
+    metrics: OperatorMetrics,
 ) -> None:
     def reconcile_owner(
         body: kopf.Body, reason: str, namespace: str | None, name: str, uid: str, **_: Any
     ) -> None:
-        with locks(uid):
+        with locks(uid), metrics.reconciling(owner.kind, "spec") as result:
             current = _current(kube, owner.kind, namespace or "", name, uid)
             if current is None:
+                result["result"] = "ok"
                 return
             # a new object has no children to prune yet; an update or a restart may have some
             outcome = owner.full(kube, settings, current, prune=reason != "create")
+            result["result"] = "degraded" if outcome.warnings else "ok"
         _post_events(body, outcome, "Applied")
         if outcome.permanent_error is not None:
             raise kopf.PermanentError(outcome.permanent_error)
@@ -160,6 +171,7 @@ def _register_child_watch(
     kube: Kube,
     settings: OperatorSettings,
     locks: OwnerLocks,
+    metrics: OperatorMetrics,
     group: str,
     version: str,
     plural: str,
@@ -176,11 +188,14 @@ def _register_child_watch(
             owner = owners.get(reference.get("kind", ""))
             if owner is None or not reference.get("controller"):
                 continue
-            with locks(reference["uid"]):
+            with locks(reference["uid"]), metrics.reconciling(owner.kind, "child") as result:
                 current = _current(kube, owner.kind, namespace, reference["name"], reference["uid"])
+                result["result"] = "ok"
                 if current is None:  # deleted with its owner (garbage collection)
                     continue
+                result["result"] = "error"
                 outcome = owner.child(kube, settings, current, child, type == "DELETED")
+                result["result"] = "degraded" if outcome and outcome.warnings else "ok"
             if outcome is not None:
                 _post_events(current, outcome, "DriftCorrected")
 

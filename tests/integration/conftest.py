@@ -11,7 +11,7 @@ import pytest
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.operator import start_operator
-from pulse_devcluster.processes import ManagedProcess
+from pulse_devcluster.processes import ManagedProcess, free_port
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -43,9 +43,15 @@ def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pulse_operator(cluster: LocalCluster) -> Iterator[ManagedProcess]:
+def operator_metrics_url() -> str:
+    """Where the session's operator serves its own metrics."""
+    return f"http://127.0.0.1:{free_port()}/metrics"
+
+
+@pytest.fixture(scope="session")
+def pulse_operator(cluster: LocalCluster, operator_metrics_url: str) -> Iterator[ManagedProcess]:
     """The real operator (`pulse-operator run`) against the session's cluster."""
-    process = start_operator(cluster)
+    process = start_operator(cluster, f"--metrics={operator_metrics_url}")
     try:
         yield process
     finally:

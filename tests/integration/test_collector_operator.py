@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
+import urllib.request
 from typing import Any
 
 import kubernetes
 import pytest
 from kubernetes.client.exceptions import ApiException
+from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess
 from tests.support import eventually
@@ -236,3 +239,20 @@ def test_with_nothing_changing_the_operator_writes_nothing(
     after = writes()
     assert after == before, f"writes while idle: {after[len(before) :]}"
     pulse_operator.ensure_running()
+
+
+def test_the_operator_serves_its_own_metrics(k8s: Cluster, operator_metrics_url: str) -> None:
+    k8s.create(_collector("counted"))
+    eventually(lambda: _ready(k8s, "counted"), what="Ready=True")
+    with urllib.request.urlopen(operator_metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    ok = 'pulse_operator_reconciles_total{kind="MetricsCollector",result="ok",trigger="spec"}'
+    assert any(line.startswith(ok) and float(line.split()[-1]) >= 1 for line in text.splitlines())
+    assert "pulse_operator_reconcile_duration_seconds_bucket" in text
+    assert "process_resident_memory_bytes" in text
+    checked = subprocess.run(
+        [str(paths.binary("promtool")), "check", "metrics"],
+        input=text, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout + checked.stderr == ""

@@ -1,0 +1,50 @@
+"""The operator's own metrics, served by `pulse-operator run --metrics URL`."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.process_collector import ProcessCollector
+
+
+class OperatorMetrics:
+    """Reconciliations by kind, trigger and result, and how long they take."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, cpu, fds
+        self.reconciles = Counter(
+            "pulse_operator_reconciles",
+            "Reconciliations, by kind, trigger (spec: the resource changed; child: one of its "
+            "children did) and result (ok, degraded, error).",
+            ["kind", "trigger", "result"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "pulse_operator_reconcile_duration_seconds",
+            "Time to reconcile one resource, including its API calls.",
+            ["kind", "trigger"],
+            registry=self.registry,
+        )
+
+    @contextmanager
+    def reconciling(self, kind: str, trigger: str) -> Iterator[dict[str, str]]:
+        """Times one reconciliation; the caller sets outcome["result"] (default: error)."""
+        outcome = {"result": "error"}
+        begin = time.monotonic()
+        try:
+            yield outcome
+        finally:
+            self.duration.labels(kind, trigger).observe(time.monotonic() - begin)
+            self.reconciles.labels(kind, trigger, outcome["result"]).inc()
+
+    def serve(self, url: str) -> None:
+        """Serves the registry at `url` (http://HOST:PORT/metrics) from a background thread."""
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme != "http" or parsed.port is None:
+            raise ValueError(f"--metrics needs http://HOST:PORT/metrics, not {url!r}")
+        start_http_server(parsed.port, addr=parsed.hostname or "0.0.0.0", registry=self.registry)
