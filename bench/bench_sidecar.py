@@ -17,17 +17,15 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from http import server
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
-from pulse_devcluster import paths, processes
+from pulse_devcluster import exposition, paths, processes
 
 SIDECAR = Path(sys.executable).parent / "pulse-sidecar"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -77,24 +75,8 @@ def target(series: int) -> Iterator[int]:
         + "".join(f'bench_value{{shard="{i % 16}",id="{i}"}} {i}.5\n' for i in range(series))
     ).encode()
 
-    class Handler(server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    listening = server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=listening.serve_forever, daemon=True).start()
-    try:
-        yield listening.server_address[1]
-    finally:
-        listening.shutdown()
-        listening.server_close()
+    with exposition.serving(body) as port:
+        yield port
 
 
 @contextlib.contextmanager

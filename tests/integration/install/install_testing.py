@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -401,6 +401,23 @@ def running_operator(
     finally:
         process.stop()
         print(f"--- last lines of {process.log_path.name}:\n{process.log_tail(30)}")
+
+
+def release_operator(
+    cluster: LocalCluster, release: Release, directory: Path, **options: Any
+) -> AbstractContextManager[OperatorRun]:
+    """The operator exactly as the chart runs it (arguments, environment) with only the
+    chart ServiceAccount's token; `options` go to running_operator."""
+    kubeconfig = token_kubeconfig(
+        cluster, release.namespace, release.operator_name, directory / "kubeconfig"
+    )
+    return running_operator(
+        cluster,
+        kubeconfig,
+        service_account_user(release.namespace, release.operator_name),
+        chart_container(release.deployment()),
+        **options,
+    )
 
 
 def audit_events(cluster: LocalCluster, user: str | None = None, offset: int = 0) -> list[Object]:

@@ -19,9 +19,7 @@ from install_testing import (
     audit_events,
     chart_container,
     load_yaml,
-    running_operator,
-    service_account_user,
-    token_kubeconfig,
+    release_operator,
     unique,
     wait_for,
 )
@@ -40,17 +38,8 @@ OPERATOR_USER_AGENTS = ("pulse-operator/", "kopf/")
 def operator(
     install_cluster: LocalCluster, chart_release: Release, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorRun]:
-    kubeconfig = token_kubeconfig(
-        install_cluster,
-        chart_release.namespace,
-        chart_release.operator_name,
-        tmp_path_factory.mktemp("operator") / "kubeconfig",
-    )
-    with running_operator(
-        install_cluster,
-        kubeconfig,
-        service_account_user(chart_release.namespace, chart_release.operator_name),
-        chart_container(chart_release.deployment()),
+    with release_operator(
+        install_cluster, chart_release, tmp_path_factory.mktemp("operator")
     ) as run:
         yield run
 

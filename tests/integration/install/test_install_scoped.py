@@ -16,9 +16,7 @@ from install_testing import (
     Installer,
     chart_container,
     load_yaml,
-    running_operator,
-    service_account_user,
-    token_kubeconfig,
+    release_operator,
     unique,
     wait_for,
 )
@@ -40,14 +38,9 @@ def test_a_namespaced_install_reconciles_in_its_namespaces_only(
     for namespace in (watched, other):
         api.create_namespace(namespace)
     release = installer.install({"watchNamespaces": [watched]}, prefix="pulse-scoped")
-    kubeconfig = token_kubeconfig(
-        install_cluster, release.namespace, release.operator_name, tmp_path / "kubeconfig"
-    )
-    user = service_account_user(release.namespace, release.operator_name)
-    container = chart_container(release.deployment())
-    assert f"--namespace={watched}" in container["args"]
+    assert f"--namespace={watched}" in chart_container(release.deployment())["args"]
     try:
-        with running_operator(install_cluster, kubeconfig, user, container) as run:
+        with release_operator(install_cluster, release, tmp_path) as run:
             for namespace in (watched, other):
                 for obj in load_yaml(MINIMAL):
                     obj["metadata"]["namespace"] = namespace

@@ -30,10 +30,7 @@ from install_testing import (
     Object,
     OperatorRun,
     Release,
-    chart_container,
-    running_operator,
-    service_account_user,
-    token_kubeconfig,
+    release_operator,
     wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
@@ -135,17 +132,10 @@ def operator(
     install_cluster: LocalCluster, chart_release: Release, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorRun]:
     """The operator as the chart runs it, with debug logging: the most it ever says."""
-    kubeconfig = token_kubeconfig(
+    with release_operator(
         install_cluster,
-        chart_release.namespace,
-        chart_release.operator_name,
-        tmp_path_factory.mktemp("secrets") / "kubeconfig",
-    )
-    with running_operator(
-        install_cluster,
-        kubeconfig,
-        service_account_user(chart_release.namespace, chart_release.operator_name),
-        chart_container(chart_release.deployment()),
+        chart_release,
+        tmp_path_factory.mktemp("secrets"),
         extra_args=("--verbose",),
     ) as run:
         yield run

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http import server
 from typing import Any
 
 import pytest
+from pulse_devcluster import exposition
 from sidecar_upstreams import Prometheus, Proxy, Sidecar, eventually, http_get
 
 LABELS = {
@@ -71,32 +71,12 @@ def test_events_arrive_with_their_labels_and_exact_values(
 @pytest.fixture
 def target() -> Iterator[Callable[[str], str]]:
     """Serves a fixed Prometheus text exposition on loopback; returns its port."""
-    servers: list[server.ThreadingHTTPServer] = []
+    with contextlib.ExitStack() as servers:
 
-    def serve(text: str) -> str:
-        class Handler(server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = text.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def serve(text: str) -> str:
+            return str(servers.enter_context(exposition.serving(text.encode())))
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        listening = server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=listening.serve_forever, daemon=True).start()
-        servers.append(listening)
-        return str(listening.server_address[1])
-
-    try:
         yield serve
-    finally:
-        for listening in servers:
-            listening.shutdown()
-            listening.server_close()
 
 
 def test_scraped_series_are_relayed_once_each_with_exact_values(
