@@ -364,9 +364,10 @@ class LocalCluster:
         path.write_text(yaml.safe_dump(AUDIT_POLICY))
         return path
 
-    def _write_kubeconfig(self) -> Path:
+    def write_kubeconfig(self, target: Path, user: str, credentials: dict[str, str]) -> Path:
+        """A kubeconfig (mode 0600) for this cluster whose only credentials are
+        `credentials` (client-certificate-data/client-key-data, or token)."""
         assert self.pki is not None
-        assert self._work_dir is not None
         config = {
             "apiVersion": "v1",
             "kind": "Config",
@@ -379,24 +380,22 @@ class LocalCluster:
                     },
                 }
             ],
-            "users": [
-                {
-                    "name": "pulse-admin",
-                    "user": {
-                        "client-certificate-data": _base64(self.pki.admin.cert),
-                        "client-key-data": _base64(self.pki.admin.key),
-                    },
-                }
-            ],
-            "contexts": [
-                {"name": "pulse-dev", "context": {"cluster": "pulse-dev", "user": "pulse-admin"}}
-            ],
+            "users": [{"name": user, "user": credentials}],
+            "contexts": [{"name": "pulse-dev", "context": {"cluster": "pulse-dev", "user": user}}],
             "current-context": "pulse-dev",
         }
-        target = self._work_dir / "kubeconfig"
         target.write_text(yaml.safe_dump(config, sort_keys=False))
         target.chmod(0o600)
         return target
+
+    def _write_kubeconfig(self) -> Path:
+        assert self.pki is not None
+        assert self._work_dir is not None
+        admin = {
+            "client-certificate-data": _base64(self.pki.admin.cert),
+            "client-key-data": _base64(self.pki.admin.key),
+        }
+        return self.write_kubeconfig(self._work_dir / "kubeconfig", "pulse-admin", admin)
 
     def _readyz(self) -> bool:
         assert self.pki is not None

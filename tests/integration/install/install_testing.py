@@ -7,7 +7,6 @@ admin's: a kubeconfig holding only a TokenRequest token of the ServiceAccount un
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import ssl
@@ -255,31 +254,10 @@ def service_account_user(namespace: str, name: str) -> str:
 def token_kubeconfig(cluster: LocalCluster, namespace: str, name: str, target: Path) -> Path:
     """A kubeconfig whose only credential is a fresh TokenRequest token of the
     ServiceAccount: what the kubelet mounts into the operator's pod."""
-    assert cluster.pki is not None
     token = cluster.kubectl(
         "create", "token", name, "-n", namespace, "--duration=2h"
     ).stdout.strip()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "pulse-dev",
-                "cluster": {
-                    "server": cluster.server,
-                    "certificate-authority-data": base64.b64encode(
-                        cluster.pki.ca.cert.read_bytes()
-                    ).decode(),
-                },
-            }
-        ],
-        "users": [{"name": name, "user": {"token": token}}],
-        "contexts": [{"name": name, "context": {"cluster": "pulse-dev", "user": name}}],
-        "current-context": name,
-    }
-    target.write_text(yaml.safe_dump(config))
-    target.chmod(0o600)
-    return target
+    return cluster.write_kubeconfig(target, name, {"token": token})
 
 
 def can_i(cluster: LocalCluster, kubeconfig: Path, *args: str) -> bool:
