@@ -49,12 +49,13 @@ def create_app(settings: config.SidecarConfig) -> web.Application:
     lifecycle = appstate.Lifecycle(version=identity.version(), container_id=identity.container_id())
     metrics.info.info({"version": lifecycle.version, "container_id": lifecycle.container_id})
     metrics.spool_limit_bytes.set(settings.spool.max_bytes)
+    labels = identity.labels(settings.collector)
     local_sources = []
     if settings.resources.enabled:
         cgroups = resources.CgroupCollector(settings.resources.cgroup_root)
         registry.register(cgroups)
         local_sources.append(
-            local.CollectorSource("resources", settings.resources.interval_seconds, cgroups)
+            local.CollectorSource("resources", settings.resources.interval_seconds, cgroups, labels)
         )
     own_families = frozenset(family.name for family in registry.collect())
     event_series = series.EventSeries(
@@ -63,7 +64,7 @@ def create_app(settings: config.SidecarConfig) -> web.Application:
     registry.register(event_series)
     if settings.ingest.enabled:
         local_sources.append(
-            local.CollectorSource("events", settings.ingest.interval_seconds, event_series)
+            local.CollectorSource("events", settings.ingest.interval_seconds, event_series, labels)
         )
     try:
         api_keys = auth.ApiKeys(settings.ingest.api_keys_dir)
@@ -182,9 +183,10 @@ async def _collecting(app: web.Application) -> AsyncIterator[None]:
     settings = app[appstate.CONFIG]
     metrics = app[appstate.TELEMETRY]
     outlets: list[forwarder.Forwarder] = app[appstate.FORWARDERS]
-    running = pipeline.Pipeline(identity.labels(settings.collector), outlets, metrics)
+    running = pipeline.Pipeline(outlets, metrics)
     session = aiohttp.ClientSession()
-    scrapes = [scrape.ScrapeSource(target, session, metrics) for target in settings.scrape]
+    labels = identity.labels(settings.collector)
+    scrapes = [scrape.ScrapeSource(target, session, metrics, labels) for target in settings.scrape]
     checks = [
         dependencies.DependencyCheck(check, session, metrics) for check in settings.dependencies
     ]

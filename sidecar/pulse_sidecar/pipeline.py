@@ -1,4 +1,4 @@
-"""From sources to sinks: collect, label, mark what disappeared, and queue for every sink.
+"""From sources to sinks: collect, mark what disappeared, and queue for every sink.
 
 Every source is collected the same way, so counting, timing and staleness live here once:
 a series that a source reported last time and not this time (or every series of a source
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
-
-from prometheus_client import metrics_core
 
 from pulse_sidecar import samples, telemetry
 
@@ -37,8 +35,9 @@ class Source(Protocol):
     @property
     def interval_seconds(self) -> float: ...
 
-    async def collect(self) -> list[metrics_core.Metric]:
-        """The current families; raises CollectionError when they cannot be had."""
+    async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
+        """The current samples, labelled with the pod's identity; those without a timestamp of
+        their own get `timestamp_ms`. Raises CollectionError when they cannot be had."""
         ...
 
 
@@ -52,16 +51,14 @@ class Outlet(Protocol):
 
 
 class Pipeline:
-    """Collects sources into labelled samples and offers each batch to every outlet."""
+    """Collects sources, marks what disappeared, and offers each batch to every outlet."""
 
     def __init__(
         self,
-        identity: Mapping[str, str],
         outlets: Sequence[Outlet],
         metrics: telemetry.Telemetry,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._identity = dict(identity)
         self._outlets = list(outlets)
         self._metrics = metrics
         self._clock = clock
@@ -74,9 +71,9 @@ class Pipeline:
         started = time.perf_counter()
         now = self._clock()
         try:
-            families = await source.collect()
+            batch = await source.collect(int(now * 1000))
         except CollectionError as error:
-            families, result = [], "failure"
+            batch, result = [], "failure"
             self._metrics.errors.labels(source.name, error.reason).inc()
             log.warning(
                 "collection failed",
@@ -85,7 +82,6 @@ class Pipeline:
         else:
             result = "success"
             self.last_collection[source.name] = now
-        batch = samples.flatten(families, int(now * 1000), self._identity)
         batch.extend(self._stale_markers(source.name, batch, int(now * 1000)))
         for outlet in self._outlets:
             await outlet.offer(batch)

@@ -37,37 +37,39 @@ def is_stale(value: float) -> bool:
     return math.isnan(value) and struct.pack("<d", value) == struct.pack("<d", STALE_NAN)
 
 
+def labelled(pairs: Iterable[tuple[str, str]], identity: Mapping[str, str]) -> Labels:
+    """`pairs` with the identity labels added, sorted by name.
+
+    An identity label wins over a label of the same name, which is kept as
+    `exported_<name>`, as Prometheus does with target labels.
+    """
+    merged = [(f"exported_{k}" if k in identity else k, v) for k, v in pairs]
+    merged.extend(identity.items())
+    merged.sort()
+    return tuple(merged)
+
+
 def flatten(
     families: Iterable[metrics_core.Metric], timestamp_ms: int, identity: Mapping[str, str]
 ) -> list[Sample]:
     """The samples of `families`, each labelled with `identity`.
 
-    A sample without its own timestamp gets `timestamp_ms`. An identity label wins over a
-    label of the same name, which is kept as `exported_<name>`, as Prometheus does.
-    `_created` samples are left out: Prometheus does not ingest them as series either.
+    A sample without its own timestamp gets `timestamp_ms`. `_created` samples are left out:
+    Prometheus does not ingest them as series either.
     """
-    identity_pairs = tuple(identity.items())
     flat: list[Sample] = []
     for family in families:
         created = family.name + "_created"
         for sample in family.samples:
             if sample.name == created:
                 continue
-            if identity.keys() & sample.labels.keys():
-                pairs = [
-                    (f"exported_{k}" if k in identity else k, v) for k, v in sample.labels.items()
-                ]
-            else:
-                pairs = list(sample.labels.items())
-            pairs.extend(identity_pairs)
-            pairs.sort()
             timestamp = (
                 timestamp_ms if sample.timestamp is None else int(float(sample.timestamp) * 1000)
             )
             flat.append(
                 Sample(
                     sample.name,
-                    tuple(pairs),
+                    labelled(sample.labels.items(), identity),
                     float(sample.value),
                     timestamp,
                     family.name,

@@ -15,6 +15,12 @@ VARINT, FIXED64, LENGTH_DELIMITED = 0, 1, 2
 
 def varint(value: int) -> bytes:
     """`value` as a base-128 varint; negative values as their 64-bit two's complement."""
+    if 0 <= value < _TABULATED:
+        return _SMALL_VARINTS[value]
+    return _encode_varint(value)
+
+
+def _encode_varint(value: int) -> bytes:
     value &= (1 << 64) - 1
     out = bytearray()
     while value > 0x7F:
@@ -22,6 +28,11 @@ def varint(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+_TABULATED = 1 << 14
+_SMALL_VARINTS = [_encode_varint(value) for value in range(_TABULATED)]
+"""The one- and two-byte varints (every length prefix of a series or a sample), made once."""
 
 
 def tag(number: int, wire_type: int) -> bytes:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
-from prometheus_client import metrics_core, registry
+from prometheus_client import registry
+
+from pulse_sidecar import samples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,6 +17,7 @@ class CollectorSource:
     name: str
     interval_seconds: float
     collector: registry.Collector
+    identity: Mapping[str, str]
 
-    async def collect(self) -> list[metrics_core.Metric]:
-        return list(self.collector.collect())
+    async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
+        return samples.flatten(self.collector.collect(), timestamp_ms, self.identity)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 
 import aiohttp
-from prometheus_client import metrics_core, parser
-from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from pulse_sidecar import config, pipeline, telemetry
+from pulse_sidecar import config, pipeline, samples, telemetry
+from pulse_sidecar.sources import exposition
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
@@ -27,10 +27,12 @@ class ScrapeSource:
         target: config.ScrapeTarget,
         session: aiohttp.ClientSession,
         metrics: telemetry.Telemetry,
+        identity: Mapping[str, str],
     ) -> None:
         self._target = target
         self._session = session
         self._metrics = metrics
+        self._parser = exposition.SeriesParser(identity)
         self._url = f"http://{target.host}:{target.port}{target.path}"
         self.up = False
         self.last_error: str | None = None
@@ -43,10 +45,10 @@ class ScrapeSource:
     def interval_seconds(self) -> float:
         return self._target.interval_seconds
 
-    async def collect(self) -> list[metrics_core.Metric]:
+    async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
         started = time.perf_counter()
         try:
-            families = await self._scrape()
+            scraped = await self._scrape(timestamp_ms)
         except pipeline.CollectionError as error:
             self.up, self.last_error = False, str(error)
             raise
@@ -55,9 +57,9 @@ class ScrapeSource:
                 time.perf_counter() - started
             )
             self._metrics.target_up.labels(self._target.name).set(1 if self.up else 0)
-        return families
+        return scraped
 
-    async def _scrape(self) -> list[metrics_core.Metric]:
+    async def _scrape(self, timestamp_ms: int) -> list[samples.Sample]:
         timeout = aiohttp.ClientTimeout(total=self._target.timeout_seconds)
         try:
             async with self._session.get(
@@ -76,18 +78,9 @@ class ScrapeSource:
         except aiohttp.ClientError as error:
             raise pipeline.CollectionError("connection", f"{self._url}: {error}") from None
         try:
-            families = await asyncio.to_thread(_parse, text, openmetrics)
-        except ValueError as error:
+            scraped = await asyncio.to_thread(self._parser.parse, text, openmetrics, timestamp_ms)
+        except exposition.ExpositionError as error:
             raise pipeline.CollectionError("parse", f"{self._url}: {error}") from None
         self.up, self.last_error = True, None
-        self._metrics.target_samples.labels(self._target.name).set(
-            sum(len(family.samples) for family in families)
-        )
-        return families
-
-
-def _parse(text: str, openmetrics: bool) -> list[metrics_core.Metric]:
-    if openmetrics:
-        # The OpenMetrics parser has no annotations; it yields the same Metric objects.
-        return list(openmetrics_parser.text_string_to_metric_families(text))  # type: ignore[no-untyped-call]
-    return list(parser.text_string_to_metric_families(text))
+        self._metrics.target_samples.labels(self._target.name).set(len(scraped))
+        return scraped

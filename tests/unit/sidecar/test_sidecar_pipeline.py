@@ -47,11 +47,11 @@ class Source:
         self.name = "scrape/app"
         self.interval_seconds = 1.0
 
-    async def collect(self) -> list[metrics_core.Metric]:
+    async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
         result = self.results.pop(0)
         if isinstance(result, pipeline.CollectionError):
             raise result
-        return result
+        return samples.flatten(result, timestamp_ms, {})
 
 
 class Outlet:
@@ -74,7 +74,7 @@ async def test_series_that_disappear_or_whose_source_fails_get_staleness_markers
     registry = CollectorRegistry()
     outlet = Outlet()
     clock = iter([1.0, 2.0, 3.0, 4.0]).__next__
-    running = pipeline.Pipeline({"collector": "c"}, [outlet], telemetry.Telemetry(registry), clock)
+    running = pipeline.Pipeline([outlet], telemetry.Telemetry(registry), clock)
     source = Source(
         [gauge("a", 1), gauge("b", 2)],
         [gauge("a", 3)],

@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry, exposition
 
-from pulse_sidecar import config, pipeline, telemetry
+from pulse_sidecar import config, pipeline, samples, telemetry
 from pulse_sidecar.ingest import series
 from pulse_sidecar.sources import dependencies, resources, scrape
 
@@ -61,7 +61,7 @@ def scraper(
     port: int, session: aiohttp.ClientSession, registry: CollectorRegistry, timeout: float = 5
 ) -> scrape.ScrapeSource:
     settings = config.ScrapeTarget(name="app", port=port, timeout_seconds=timeout)
-    return scrape.ScrapeSource(settings, session, telemetry.Telemetry(registry))
+    return scrape.ScrapeSource(settings, session, telemetry.Telemetry(registry), {"pod": "p"})
 
 
 async def test_a_text_scrape_yields_its_families_and_reports_the_target_up(
@@ -69,10 +69,10 @@ async def test_a_text_scrape_yields_its_families_and_reports_the_target_up(
 ) -> None:
     registry = CollectorRegistry()
     source = scraper(target[1], session, registry)
-    families = await source.collect()
-    assert [(s.name, s.labels, s.value) for f in families for s in f.samples] == [
-        ("jobs_total", {"queue": "a"}, 3.0),
-        ("jobs_total", {"queue": "b"}, 4.0),
+    scraped = await source.collect(5_000)
+    assert scraped == [
+        samples.Sample("jobs_total", (("pod", "p"), ("queue", "a")), 3.0, 5_000, "jobs", "counter"),
+        samples.Sample("jobs_total", (("pod", "p"), ("queue", "b")), 4.0, 5_000, "jobs", "counter"),
     ]
     assert source.name == "scrape/app"
     assert source.up
@@ -87,8 +87,8 @@ async def test_openmetrics_is_parsed_when_the_target_answers_it(
 ) -> None:
     target[0].body = OPENMETRICS
     target[0].content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    families = await scraper(target[1], session, CollectorRegistry()).collect()
-    assert [(f.name, f.type) for f in families] == [("jobs", "counter")]
+    scraped = await scraper(target[1], session, CollectorRegistry()).collect(0)
+    assert [(s.name, s.family, s.kind) for s in scraped] == [("jobs_total", "jobs", "counter")]
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ async def test_a_failing_target_is_reported_not_fatal(
     registry = CollectorRegistry()
     source = scraper(target[1], session, registry, timeout=0.2)
     with pytest.raises(pipeline.CollectionError) as failed:
-        await source.collect()
+        await source.collect(0)
     assert failed.value.reason == reason
     assert not source.up
     assert source.last_error
@@ -121,7 +121,7 @@ async def test_a_target_nobody_listens_on_is_a_connection_error(
     session: aiohttp.ClientSession, unused_tcp_port: int
 ) -> None:
     with pytest.raises(pipeline.CollectionError) as failed:
-        await scraper(unused_tcp_port, session, CollectorRegistry()).collect()
+        await scraper(unused_tcp_port, session, CollectorRegistry()).collect(0)
     assert failed.value.reason == "connection"
 
 

@@ -1,0 +1,185 @@
+"""Parsing a scrape into labelled samples: Prometheus text format 0.0.4 and OpenMetrics 1.0.
+
+This is the relay's hot path, so it is written for it rather than taken from
+prometheus_client (whose parser builds a dictionary and an object per sample, about 11 us):
+a target serves the same series on every scrape, so the parser remembers each series by its
+text as written (`http_requests_total{code="200"}`) with its labels already parsed, checked,
+merged with the pod's identity and sorted. A line of a known series then costs a partition,
+a dictionary lookup and a float(); only new series go through the grammar.
+
+Where the formats leave room, Prometheus' own parser is followed: names are kept as written
+(a counter without `_total` is not renamed), text-format timestamps are integer milliseconds
+and OpenMetrics ones seconds, OpenMetrics must end with `# EOF` (a cut-off body is refused),
+exemplars are dropped, and `_created` samples are left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from pulse_sidecar import samples
+
+_SAMPLE_LINE = re.compile(
+    r"(([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]*"  # series: the name,
+    r'(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?)'  # then its labels, if any
+    r"[ \t]+([^ \t]+)"  # value
+    r"(?:[ \t]+([^ \t#][^ \t]*))?"  # timestamp
+    r"[ \t]*(#[ \t].*)?$"  # exemplar (OpenMetrics only)
+)
+_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,|$)')
+_ESCAPE = re.compile(r"\\(.)")
+_UNESCAPED = {"\\": "\\", '"': '"', "n": "\n"}
+
+_SUFFIXES = {
+    "counter": ("", "_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_count", "_sum", "_created"),
+    "gaugehistogram": ("_bucket", "_gcount", "_gsum"),
+    "summary": ("", "_count", "_sum", "_created"),
+    "info": ("_info",),
+    "stateset": ("",),
+    "unknown": ("",),
+    "untyped": ("",),
+}
+"""The sample names a family of each type has, after its name."""
+
+
+class ExpositionError(ValueError):
+    """The body is not valid exposition; the message names the line."""
+
+
+class SeriesParser:
+    """Parses one target's scrapes, remembering its series between them.
+
+    The memory is bounded by what the target serves: when it holds more than twice the
+    series of the latest scrape (plus some slack), it is forgotten and rebuilt.
+    """
+
+    def __init__(self, identity: Mapping[str, str]) -> None:
+        self._identity = dict(identity)
+        self._known: dict[str, tuple[str, samples.Labels]] = {}
+
+    def parse(self, text: str, openmetrics: bool, timestamp_ms: int) -> list[samples.Sample]:
+        """The samples of `text`; those without a timestamp get `timestamp_ms`."""
+        known = self._known
+        families: dict[str, tuple[str, str]] = {}
+        parsed: list[samples.Sample] = []
+        append = parsed.append
+        ended = False
+        for number, line in enumerate(text.split("\n"), 1):
+            if ended and line:
+                raise ExpositionError(f"line {number}: text after # EOF")
+            if not line:
+                continue
+            if line[0] == "#":
+                ended = self._comment(line, number, openmetrics, families)
+                continue
+            head, _, token = line.rpartition(" ")
+            series = known.get(head)
+            if series is not None and "_" not in token:
+                try:
+                    value, timestamp = float(token), timestamp_ms
+                except ValueError:
+                    series = None
+            else:
+                series = None
+            if series is None:
+                series, value, timestamp = self._parse_line(line, number, openmetrics, timestamp_ms)
+            name, labels = series
+            family = families.get(name)
+            if family is None:
+                family = families[name] = (name, "unknown")
+            if name == family[0] + "_created" and family[1] != "unknown":
+                continue
+            append(samples.Sample(name, labels, value, timestamp, family[0], family[1]))
+        if openmetrics and not ended:
+            raise ExpositionError("OpenMetrics must end with # EOF: the body was cut off")
+        if len(known) > 2 * len(parsed) + 1000:
+            known.clear()
+        return parsed
+
+    def _comment(
+        self, line: str, number: int, openmetrics: bool, families: dict[str, tuple[str, str]]
+    ) -> bool:
+        """Records a TYPE; returns whether the line is OpenMetrics' `# EOF`."""
+        if openmetrics and line == "# EOF":
+            return True
+        parts = line.split(None, 3)
+        if len(parts) < 4 or parts[1] != "TYPE":
+            return False  # HELP, UNIT and other comments carry nothing the sinks need
+        name, kind = parts[2], parts[3].strip()
+        suffixes = _SUFFIXES.get(kind)
+        if suffixes is None:
+            allowed = ", ".join(sorted(_SUFFIXES))
+            raise ExpositionError(f"line {number}: unknown type {kind!r}; allowed: {allowed}")
+        family = name[:-6] if kind == "counter" and name.endswith("_total") else name
+        for suffix in suffixes:
+            families.setdefault(family + suffix, (family, "unknown" if kind == "untyped" else kind))
+        return False
+
+    def _parse_line(
+        self, line: str, number: int, openmetrics: bool, default_timestamp_ms: int
+    ) -> tuple[tuple[str, samples.Labels], float, int]:
+        match = _SAMPLE_LINE.match(line)
+        if match is None:
+            raise ExpositionError(f"line {number}: not a sample: {line[:200]!r}")
+        head, name, label_text, value_token, timestamp_token, exemplar = match.groups()
+        if exemplar is not None and not openmetrics:
+            raise ExpositionError(f"line {number}: exemplars are OpenMetrics only")
+        value = _number(value_token, number, "value")
+        if timestamp_token is None:
+            timestamp = default_timestamp_ms
+        elif openmetrics:
+            timestamp = round(_number(timestamp_token, number, "timestamp") * 1000)
+        else:
+            timestamp = _integer(timestamp_token, number)
+        series = self._known.get(head)
+        if series is None:
+            pairs = _labels(label_text or "", number)
+            series = self._known[head] = (name, samples.labelled(pairs, self._identity))
+        return series, value, timestamp
+
+
+def _labels(text: str, number: int) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    position, end = 0, len(text.rstrip(" \t"))
+    while position < end:
+        match = _LABEL.match(text, position)
+        if match is None:
+            raise ExpositionError(f"line {number}: invalid labels: {text[:200]!r}")
+        name, value, _ = match.groups()
+        if name == "__name__":
+            raise ExpositionError(f"line {number}: the name goes before the braces, not in them")
+        if any(name == seen for seen, _ in pairs):
+            raise ExpositionError(f"line {number}: label {name!r} appears twice")
+        pairs.append((name, _ESCAPE.sub(lambda m: _unescape(m, number), value)))
+        position = match.end()
+    return pairs
+
+
+def _unescape(match: re.Match[str], number: int) -> str:
+    replacement = _UNESCAPED.get(match.group(1))
+    if replacement is None:
+        raise ExpositionError(
+            f'line {number}: invalid escape {match.group(0)!r}; allowed: \\\\ \\" \\n'
+        )
+    return replacement
+
+
+def _number(token: str, number: int, what: str) -> float:
+    try:
+        if "_" in token:
+            raise ValueError(token)
+        return float(token)
+    except ValueError:
+        raise ExpositionError(f"line {number}: invalid {what} {token[:40]!r}") from None
+
+
+def _integer(token: str, number: int) -> int:
+    try:
+        if "_" in token:
+            raise ValueError(token)
+        return int(token)
+    except ValueError:
+        raise ExpositionError(f"line {number}: invalid timestamp {token[:40]!r}") from None
