@@ -123,6 +123,37 @@ def sidecar(workdir: Path, settings: dict[str, Any]) -> Iterator[tuple[str, int]
         process.stop()
 
 
+STACK_ONLY = """
+import sys
+import cramjam, prometheus_client, sqlite3, yaml
+from aiohttp import web
+from pydantic import AnyHttpUrl, BaseModel
+
+class Settings(BaseModel):
+    url: AnyHttpUrl
+
+Settings(url="http://127.0.0.1/")
+app = web.Application()
+app.router.add_get("/health", lambda request: web.Response(text="ok"))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+"""The peer for idle memory: the sidecar's libraries imported and an aiohttp server doing
+nothing else, so that the figure shows what Pulse adds over the stack it is built on."""
+
+
+def stack_only_rss(workdir: Path) -> float:
+    port = processes.free_port()
+    process = processes.ManagedProcess.start(
+        "stack-only", [sys.executable, "-c", STACK_ONLY, str(port)], workdir
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process)
+        time.sleep(5)
+        return rss_mib(process.pid)
+    finally:
+        process.stop()
+
+
 def idle(workdir: Path) -> None:
     with target(100) as port, prometheus(workdir) as receiver:
         settings = {
@@ -134,10 +165,13 @@ def idle(workdir: Path) -> None:
             before = cpu_seconds(pid)
             time.sleep(15)
             cpu = (cpu_seconds(pid) - before) / 15
-            print(
-                f"idle: RSS {rss_mib(pid):.1f} MiB (goal < 45 MB), CPU at rest {cpu * 100:.2f}% "
-                "of a core (one scrape target of 100 series, remote_write, resources, ingest)"
-            )
+            rss = rss_mib(pid)
+    floor = stack_only_rss(workdir)
+    print(
+        f"idle: RSS {rss:.1f} MiB = {rss * 2**20 / 1e6:.1f} MB (goal < 45 MB), CPU at rest "
+        f"{cpu * 100:.2f}% of a core (one scrape target of 100 series, remote_write, resources, "
+        f"ingest); its libraries alone, serving nothing: {floor:.1f} MiB (ratio {rss / floor:.2f})"
+    )
 
 
 async def load(url: str, seconds: float, concurrency: int) -> list[float]:

@@ -25,7 +25,7 @@ Seconds = Annotated[float, Field(gt=0, le=86_400)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(regex_engine="python-re", extra="forbid", frozen=True)
 
 
 class CollectorIdentity(_Model):

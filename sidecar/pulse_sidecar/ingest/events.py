@@ -62,7 +62,7 @@ def _timestamp(text: str) -> datetime.datetime:
     return moment
 
 
-_Strict = ConfigDict(extra="forbid", strict=True)
+_Strict = ConfigDict(regex_engine="python-re", extra="forbid", strict=True)
 LabelName = Annotated[str, Field(max_length=50), AfterValidator(_label_name)]
 
 

@@ -30,9 +30,9 @@ def _encode_varint(value: int) -> bytes:
     return bytes(out)
 
 
-_TABULATED = 1 << 14
+_TABULATED = 1 << 10
 _SMALL_VARINTS = [_encode_varint(value) for value in range(_TABULATED)]
-"""The one- and two-byte varints (every length prefix of a series or a sample), made once."""
+"""Varints below 1024 (the length prefixes of samples and of most series), made once."""
 
 
 def tag(number: int, wire_type: int) -> bytes:
