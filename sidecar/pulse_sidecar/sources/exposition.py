@@ -16,20 +16,24 @@ exemplars are dropped, and `_created` samples are left out.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from pulse_sidecar import samples
 
 _SAMPLE_LINE = re.compile(
-    r"(([a-zA-Z_:][a-zA-Z0-9_:]*)[ \t]*"  # series: the name,
-    r'(?:\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?)'  # then its labels, if any
-    r"[ \t]+([^ \t]+)"  # value
-    r"(?:[ \t]+([^ \t#][^ \t]*))?"  # timestamp
-    r"[ \t]*(#[ \t].*)?$"  # exemplar (OpenMetrics only)
+    r"(([a-zA-Z_:][a-zA-Z0-9_:]*)"  # series: the name,
+    r'(?:[ \t]*\{((?:[^"}]|"(?:[^"\\]|\\.)*")*)\})?)'  # then its labels, if any
+    r"[ \t]++([^ \t]++)"  # value
+    r"(?:[ \t]++([^ \t#][^ \t]*+))?"  # timestamp
+    r"[ \t]*+(#[ \t].*)?$"  # exemplar (OpenMetrics only)
 )
+"""Possessive where it matters, so that no line costs more than a pass over it."""
 _LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(,|$)')
 _ESCAPE = re.compile(r"\\(.)")
 _UNESCAPED = {"\\": "\\", '"': '"', "n": "\n"}
+
+_N = TypeVar("_N", int, float)
 
 _SUFFIXES = {
     "counter": ("", "_total", "_created"),
@@ -127,13 +131,13 @@ class SeriesParser:
         head, name, label_text, value_token, timestamp_token, exemplar = match.groups()
         if exemplar is not None and not openmetrics:
             raise ExpositionError(f"line {number}: exemplars are OpenMetrics only")
-        value = _number(value_token, number, "value")
+        value = _number(value_token, number, "value", float)
         if timestamp_token is None:
             timestamp = default_timestamp_ms
         elif openmetrics:
-            timestamp = round(_number(timestamp_token, number, "timestamp") * 1000)
+            timestamp = round(_number(timestamp_token, number, "timestamp", float) * 1000)
         else:
-            timestamp = _integer(timestamp_token, number)
+            timestamp = _number(timestamp_token, number, "timestamp", int)
         series = self._known.get(head)
         if series is None:
             pairs = _labels(label_text or "", number)
@@ -143,6 +147,7 @@ class SeriesParser:
 
 def _labels(text: str, number: int) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
     position, end = 0, len(text.rstrip(" \t"))
     while position < end:
         match = _LABEL.match(text, position)
@@ -151,8 +156,9 @@ def _labels(text: str, number: int) -> list[tuple[str, str]]:
         name, value, _ = match.groups()
         if name == "__name__":
             raise ExpositionError(f"line {number}: the name goes before the braces, not in them")
-        if any(name == seen for seen, _ in pairs):
+        if name in seen:
             raise ExpositionError(f"line {number}: label {name!r} appears twice")
+        seen.add(name)
         pairs.append((name, _ESCAPE.sub(lambda m: _unescape(m, number), value)))
         position = match.end()
     return pairs
@@ -167,19 +173,11 @@ def _unescape(match: re.Match[str], number: int) -> str:
     return replacement
 
 
-def _number(token: str, number: int, what: str) -> float:
+def _number(token: str, number: int, what: str, convert: Callable[[str], _N]) -> _N:
+    """`token` as a number; Python's own literals with underscores (`1_000`) are refused."""
     try:
         if "_" in token:
             raise ValueError(token)
-        return float(token)
+        return convert(token)
     except ValueError:
         raise ExpositionError(f"line {number}: invalid {what} {token[:40]!r}") from None
-
-
-def _integer(token: str, number: int) -> int:
-    try:
-        if "_" in token:
-            raise ValueError(token)
-        return int(token)
-    except ValueError:
-        raise ExpositionError(f"line {number}: invalid timestamp {token[:40]!r}") from None

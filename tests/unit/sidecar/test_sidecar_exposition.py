@@ -127,7 +127,8 @@ def test_openmetrics_timestamps_are_seconds_and_exemplars_are_dropped() -> None:
 def test_special_values_parse() -> None:
     parsed = parse("a +Inf\nb -Inf\nc NaN\nd 1e3\n")
     assert [s.value for s in parsed[:2]] == [math.inf, -math.inf]
-    assert math.isnan(parsed[2].value) and not samples.is_stale(parsed[2].value)
+    assert math.isnan(parsed[2].value)
+    assert not samples.is_stale(parsed[2].value)
     assert parsed[3].value == 1000.0
 
 
@@ -145,7 +146,7 @@ def test_a_known_series_with_a_bad_value_is_still_refused() -> None:
     [
         ("# TYPE a gauge\na 1\n", True, "must end with # EOF"),
         ("a 1\n# EOF\na 2\n", True, "line 3: text after # EOF"),
-        ("a 1 # {x=\"y\"} 1\n", False, "exemplars are OpenMetrics only"),
+        ('a 1 # {x="y"} 1\n', False, "exemplars are OpenMetrics only"),
         ("# TYPE a gauges\n", False, "unknown type 'gauges'; allowed: counter,"),
         ('a{x="\\t"} 1\n', False, "invalid escape"),
         ('a{x="1",x="2"} 1\n', False, "label 'x' appears twice"),
