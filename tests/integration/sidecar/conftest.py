@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from pulse_devcluster import paths, processes
-from sidecar_upstreams import Prometheus, Proxy, Recorded, Sidecar, eventually, http_get
+from sidecar_upstreams import Prometheus, Proxy, Recorded, Sidecar, http_get
+from tests.support import eventually
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
             process.ensure_running()
             return http_get(f"{url}/-/ready")[0] == 200
 
-        eventually(ready, "the Pushgateway to be ready")
+        eventually(ready, what="the Pushgateway to be ready")
         yield url
     finally:
         process.stop()

@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,9 @@ from typing import Any
 import pytest
 import yaml
 from pulse_devcluster import paths, processes
+from tests.support import eventually
 
 SIDECAR = Path(sys.executable).parent / "pulse-sidecar"
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
@@ -80,7 +72,7 @@ class Prometheus:
             ],
             self.workdir,
         )
-        eventually(self._ready, "Prometheus to be ready")
+        eventually(self._ready, what="Prometheus to be ready")
 
     def _ready(self) -> bool:
         assert self.process is not None
@@ -182,7 +174,7 @@ class Sidecar:
             self.process.ensure_running()
             return http_get(f"{self.url}/ready")[0] == 200
 
-        eventually(ready, "the sidecar to be ready")
+        eventually(ready, what="the sidecar to be ready")
 
     def stop(self, how: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
         """Signals the sidecar and returns its exit status."""

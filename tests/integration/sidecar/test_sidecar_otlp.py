@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sidecar_upstreams import Prometheus, Sidecar, eventually
+from sidecar_upstreams import Prometheus, Sidecar
+from tests.support import eventually
 
 SERIES = {
     "collector": "checkout",
@@ -34,7 +35,7 @@ def test_events_arrive_as_a_monotonic_sum_and_an_explicit_bucket_histogram(
             {"type": "login", "value": 2, "duration_ms": duration, "dimensions": {"method": "jwt"}}
         )
     running.flush()
-    eventually(lambda: prometheus.query("login_total") != [], "the OTLP push")
+    eventually(lambda: prometheus.query("login_total") != [], what="the OTLP push")
     assert prometheus.values("login_total") == {frozenset(SERIES.items()): 6.0}
     assert prometheus.values("login_duration_seconds_count") == {frozenset(SERIES.items()): 3.0}
     assert prometheus.values("login_duration_seconds_sum") == {frozenset(SERIES.items()): 0.54}

@@ -6,7 +6,8 @@ import subprocess
 from collections.abc import Callable
 
 from pulse_devcluster import paths, processes
-from sidecar_upstreams import Prometheus, Sidecar, eventually, http_get
+from sidecar_upstreams import Prometheus, Sidecar, http_get
+from tests.support import eventually
 
 
 def test_promtool_finds_nothing_to_complain_about(
@@ -33,7 +34,8 @@ def test_promtool_finds_nothing_to_complain_about(
     running.post({"type": "login", "value": 1, "duration_ms": 12, "dimensions": {"method": "jwt"}})
     running.flush()
     eventually(
-        lambda: running.metric('collector_target_up{target="absent"}') == 0, "the failed scrape"
+        lambda: running.metric('collector_target_up{target="absent"}') == 0,
+        what="the failed scrape",
     )
     text = http_get(f"{running.url}/metrics")[1]
     assert b"collector_dependency_up" in text

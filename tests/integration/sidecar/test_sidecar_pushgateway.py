@@ -6,7 +6,8 @@ import signal
 from collections.abc import Callable
 
 from prometheus_client import parser
-from sidecar_upstreams import Sidecar, eventually, http_get
+from sidecar_upstreams import Sidecar, http_get
+from tests.support import eventually
 
 GROUP = {"job": "checkout", "namespace": "shop", "pod": "checkout-7d9f"}
 
@@ -41,11 +42,13 @@ def test_the_pods_group_holds_the_latest_values_and_is_deleted_on_shutdown(
             "instance": "",
         }.items()
     )
-    eventually(lambda: pushed(pushgateway, "login") == {series: 2.0}, "the first push")
+    eventually(lambda: pushed(pushgateway, "login") == {series: 2.0}, what="the first push")
 
     running.post({"type": "login", "value": 3, "dimensions": {"method": "jwt"}})
     running.flush()
-    eventually(lambda: pushed(pushgateway, "login") == {series: 5.0}, "the group to be replaced")
+    eventually(
+        lambda: pushed(pushgateway, "login") == {series: 5.0}, what="the group to be replaced"
+    )
 
     assert running.stop(signal.SIGTERM) == 0
     assert pushed(pushgateway, "login") == {}

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from pulse_devcluster import exposition
-from sidecar_upstreams import Prometheus, Proxy, Sidecar, eventually, http_get
+from sidecar_upstreams import Prometheus, Proxy, Sidecar, http_get
+from tests.support import eventually
 
 LABELS = {
     "collector": "checkout",
@@ -52,8 +53,12 @@ def test_events_arrive_with_their_labels_and_exact_values(
     running.post({"type": "login", "value": 5, "duration_ms": 250, "dimensions": {"method": "jwt"}})
     running.flush()
 
-    eventually(lambda: len(prometheus.query("login_total[1h]")) == 2, "both series in Prometheus")
-    eventually(lambda: len(prometheus.samples('login_total{method="jwt"}')) == 2, "the second push")
+    eventually(
+        lambda: len(prometheus.query("login_total[1h]")) == 2, what="both series in Prometheus"
+    )
+    eventually(
+        lambda: len(prometheus.samples('login_total{method="jwt"}')) == 2, what="the second push"
+    )
     assert prometheus.samples('login_total{method="jwt"}') == [5.0, 10.0]
     assert prometheus.samples('login_total{method="oauth"}') == [7.0, 7.0]
     assert prometheus.values("login_total") == {
@@ -91,7 +96,7 @@ def test_scraped_series_are_relayed_once_each_with_exact_values(
         **remote_write(prometheus.url),
     )
     running.start()
-    eventually(lambda: len(prometheus.query("queue_depth")) == 200, "200 series in Prometheus")
+    eventually(lambda: len(prometheus.query("queue_depth")) == 200, what="200 series in Prometheus")
     assert prometheus.values("count_over_time(queue_depth[1h])") == {
         frozenset({**LABELS, "queue": f"q{i}"}.items()) - {("service", "checkout")}: 1.0
         for i in range(200)
@@ -107,7 +112,7 @@ def test_an_outage_opens_the_breaker_and_every_sample_arrives_after_recovery(
     running.start()
     running.post(login(1))
     running.flush()
-    eventually(lambda: prometheus.query("login_total") != [], "the first sample")
+    eventually(lambda: prometheus.query("login_total") != [], what="the first sample")
 
     prometheus.stop()
     before = len(proxy.requests)
@@ -130,7 +135,7 @@ def test_an_outage_opens_the_breaker_and_every_sample_arrives_after_recovery(
     assert running.status()["spool"]["samples"] == 8
 
     prometheus.start()
-    eventually(lambda: running.status()["spool"]["samples"] == 0, "the spool to be replayed")
+    eventually(lambda: running.status()["spool"]["samples"] == 0, what="the spool to be replayed")
     assert prometheus.samples("login_total") == [float(n) for n in range(1, 10)]
     assert running.status()["sinks"][0]["circuit"] == "closed"
     assert running.metric('collector_circuit_transitions_total{sink="remote-write",state="open"}')
@@ -188,7 +193,7 @@ def test_nothing_spooled_is_lost_when_the_sidecar_is_killed_during_an_outage(
 
     prometheus.start()
     running.start()
-    eventually(lambda: running.status()["spool"]["samples"] == 0, "the spool to be replayed")
+    eventually(lambda: running.status()["spool"]["samples"] == 0, what="the spool to be replayed")
     assert prometheus.samples("login_total") == [1.0, 3.0, 6.0, 10.0]
 
 
@@ -215,5 +220,5 @@ def test_sigterm_during_an_outage_spools_within_the_grace_period_for_the_next_st
     assert time.monotonic() - started < 10
     prometheus.start()
     running.start()
-    eventually(lambda: prometheus.query("login_total") != [], "the spooled sample")
+    eventually(lambda: prometheus.query("login_total") != [], what="the spooled sample")
     assert prometheus.samples("login_total") == [6.0]
