@@ -79,6 +79,8 @@ def create_app(settings: config.SidecarConfig) -> web.Application:
         client_max_size=events.MAX_BODY_BYTES,
     )
     app[appstate.CONFIG] = settings
+    allowed_types = settings.ingest.allowed_types
+    app[appstate.ALLOWED_TYPES] = None if allowed_types is None else frozenset(allowed_types)
     app[appstate.LIFECYCLE] = lifecycle
     app[appstate.REGISTRY] = registry
     app[appstate.TELEMETRY] = metrics

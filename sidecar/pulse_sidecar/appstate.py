@@ -35,6 +35,8 @@ TELEMETRY = web.AppKey("telemetry", telemetry.Telemetry)
 API_KEYS = web.AppKey("api_keys", auth.ApiKeys)
 RATE_LIMITER = web.AppKey("rate_limiter", ratelimit.RateLimiter)
 EVENT_SERIES = web.AppKey("event_series", series.EventSeries)
+ALLOWED_TYPES = web.AppKey[frozenset[str] | None]("allowed_types")
+"""ingest.allowed_types as a set, made once rather than on every POST /metrics."""
 LOCAL_SOURCES = web.AppKey("local_sources", list[local.CollectorSource])
 """Events and resources: collected on their interval, and at once on /flush and shutdown."""
 

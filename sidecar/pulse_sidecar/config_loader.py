@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +95,18 @@ def _set_scalar(raw: dict[str, Any], parts: list[str], value: str) -> Loc:
         if _is_list(kind):
             index = int(part) if part.isdigit() else -1
             if not 0 <= index < len(node):
-                raise ValueError(f"{_path(loc)} has no item {part} in the file")
+                raise ValueError(f"{field_path(loc)} has no item {part} in the file")
             loc.append(index)
             kind, node = _strip(typing.get_args(kind)[0]), node[index]
             continue
         if not (_is_model(kind) or _union_members(kind)):
-            raise ValueError(f"{_path(loc)} is a scalar and has no field {part!r}")
+            raise ValueError(f"{field_path(loc)} is a scalar and has no field {part!r}")
         if not isinstance(node, dict):
-            raise ValueError(f"{_path(loc)} in the file is not a mapping")
+            raise ValueError(f"{field_path(loc)} in the file is not a mapping")
         kind = _resolve_union(kind, node)
         if part not in kind.model_fields:
             allowed = ", ".join(kind.model_fields)
-            raise ValueError(f"no setting {part!r} in {_path(loc)}; allowed: {allowed}")
+            raise ValueError(f"no setting {part!r} in {field_path(loc)}; allowed: {allowed}")
         loc.append(part)
         kind = _strip(kind.model_fields[part].annotation)
         if depth == len(parts) - 1 and _is_scalar(kind):
@@ -116,8 +116,8 @@ def _set_scalar(raw: dict[str, Any], parts: list[str], value: str) -> Loc:
             node[part] = [] if _is_list(kind) else {}
         node = node[part]
         if _is_list(kind) and not isinstance(node, list):
-            raise ValueError(f"{_path(loc)} in the file is not a list")
-    raise ValueError(f"{_path(loc)} is a section or a list, not a scalar setting")
+            raise ValueError(f"{field_path(loc)} in the file is not a list")
+    raise ValueError(f"{field_path(loc)} is a section or a list, not a scalar setting")
 
 
 def _describe(issue: pydantic_core.ErrorDetails, origins: dict[Loc, str]) -> str:
@@ -144,14 +144,15 @@ def _describe(issue: pydantic_core.ErrorDetails, origins: dict[Loc, str]) -> str
     if not loc:
         return message  # a rule across fields; the message names them
     origin = origins.get(tuple(loc))
-    where = f"{_path(loc)} (from {origin})" if origin else _path(loc)
+    where = f"{field_path(loc)} (from {origin})" if origin else field_path(loc)
     return f"{where}: {message}"
 
 
-def _path(loc: list[str | int]) -> str:
+def field_path(loc: Sequence[str | int]) -> str:
+    """`sinks[0].url` from pydantic's location of an error (or a walk through the file)."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
     return text or "(top level)"
 
 

@@ -128,7 +128,7 @@ class QueueForwarder:
         """
         if not batch:
             return
-        self._push_back([batch])
+        self._push_back(batch)
         if self._buffered > self._max_buffered and not self._lock.locked():
             async with self._lock:
                 await self._spill()
@@ -202,9 +202,9 @@ class QueueForwarder:
         self._gauge.set(0)
         return taken
 
-    def _push_back(self, batches: Sequence[Sequence[samples.Sample]]) -> None:
-        self._buffer.extend(batches)
-        self._buffered += sum(len(batch) for batch in batches)
+    def _push_back(self, batch: Sequence[samples.Sample]) -> None:
+        self._buffer.append(batch)
+        self._buffered += len(batch)
         self._gauge.set(self._buffered)
 
     def _push_front(self, batches: Sequence[Sequence[samples.Sample]]) -> None:

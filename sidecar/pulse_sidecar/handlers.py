@@ -89,9 +89,8 @@ async def ingest(request: web.Request) -> web.Response:
             text=f"over {quota.limit} requests per minute; retry later", headers=headers
         )
     body = await _body(request, headers)
-    allowed = None if settings.allowed_types is None else frozenset(settings.allowed_types)
     try:
-        batch = events.parse(body, allowed)
+        batch = events.parse(body, app[appstate.ALLOWED_TYPES])
     except events.MalformedBodyError as error:
         raise web.HTTPBadRequest(text=str(error), headers=headers) from None
     errors = batch.errors + _record(app[appstate.EVENT_SERIES], batch)

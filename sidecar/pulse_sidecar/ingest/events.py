@@ -17,7 +17,7 @@ import pydantic
 import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from pulse_sidecar import config
+from pulse_sidecar import config, config_loader
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FUTURE = datetime.timedelta(minutes=5)
@@ -137,11 +137,8 @@ def parse(body: bytes, allowed_types: frozenset[str] | None) -> Batch:
 
 
 def _field(prefix: tuple[str | int, ...], loc: tuple[str | int, ...]) -> str:
-    """`metrics[3].dimensions.method` from pydantic's location of an error."""
-    text = ""
-    for part in prefix + tuple(part for part in loc if part != "[key]"):
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text
+    """`metrics[3].dimensions.method`: pydantic's location under `prefix`, without `[key]`."""
+    return config_loader.field_path([*prefix, *(part for part in loc if part != "[key]")])
 
 
 _MESSAGES = {

@@ -64,7 +64,8 @@ class EventSeries:
         self._max_series = max_series
         self._reserved = reserved_names
         self._types: dict[str, _TypeSeries] = {}
-        self._families: dict[str, str] = {}
+        self._families: set[str] = set()
+        """The metric families the event types so far have taken."""
 
     def record(
         self,
@@ -106,7 +107,7 @@ class EventSeries:
         for family in families:
             if family in self._reserved or family in self._families:
                 raise SeriesRejectedError("type", f"would clash with the metric family {family!r}")
-        self._families.update(dict.fromkeys(families, event_type))
+        self._families.update(families)
         series = self._types[event_type] = _TypeSeries()
         return series
 

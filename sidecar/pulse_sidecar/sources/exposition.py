@@ -49,6 +49,10 @@ _SUFFIXES = {
 """The sample names a family of each type has, after its name."""
 
 
+_LEFT_OUT = ("", "")
+"""The family entry of a `_created` sample name: Prometheus does not ingest those as series."""
+
+
 class ExpositionError(ValueError):
     """The body is not valid exposition; the message names the line."""
 
@@ -94,7 +98,7 @@ class SeriesParser:
             family = families.get(name)
             if family is None:
                 family = families[name] = (name, "unknown")
-            if name == family[0] + "_created" and family[1] != "unknown":
+            elif family is _LEFT_OUT:
                 continue
             append(samples.Sample(name, labels, value, timestamp, family[0], family[1]))
         if openmetrics and not ended:
@@ -118,8 +122,9 @@ class SeriesParser:
             allowed = ", ".join(sorted(_SUFFIXES))
             raise ExpositionError(f"line {number}: unknown type {kind!r}; allowed: {allowed}")
         family = name[:-6] if kind == "counter" and name.endswith("_total") else name
+        described = (family, "unknown" if kind == "untyped" else kind)
         for suffix in suffixes:
-            families.setdefault(family + suffix, (family, "unknown" if kind == "untyped" else kind))
+            families.setdefault(family + suffix, _LEFT_OUT if suffix == "_created" else described)
         return False
 
     def _parse_line(
