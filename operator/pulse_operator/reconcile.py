@@ -41,7 +41,6 @@ class FullReconcile(Protocol):
 class Outcome:
     """What a reconciliation did and what the handler should still do."""
 
-    status: dict[str, Any]
     warnings: list[tuple[str, str]] = field(default_factory=list)
     """(reason, message) pairs to post as Warning Events."""
     applied: list[str] = field(default_factory=list)
@@ -110,12 +109,11 @@ def _deployment_conditions(
     )
 
 
-def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, Any]) -> dict[str, Any]:
+def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, Any]) -> None:
     """Applies the status only when it differs from what the object already says."""
     if status_changed(body.get("status"), status):
         meta = body["metadata"]
         kube.apply_status(body["kind"], meta["namespace"], meta["name"], status)
-    return status
 
 
 def _status(
@@ -173,7 +171,8 @@ def _applied_outcome(
     kube: Kube, body: Mapping[str, Any], status: dict[str, Any], applied: Applied
 ) -> Outcome:
     """Writes the status; children that could not be created also become a Warning event."""
-    outcome = Outcome(status=_write_status(kube, body, status), applied=applied.written)
+    _write_status(kube, body, status)
+    outcome = Outcome(applied=applied.written)
     if applied.skipped:
         degraded = next(c for c in status["conditions"] if c["type"] == "Degraded")
         outcome.warnings.append((degraded["reason"], degraded["message"]))
@@ -273,9 +272,8 @@ def collector_child_changed(
     deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than the event
     skipped = [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
     status = _collector_status(body, spec, children, skipped, deployment)
-    return Outcome(
-        status=_write_status(kube, body, status), applied=[corrected] if corrected else []
-    )
+    _write_status(kube, body, status)
+    return Outcome(applied=[corrected] if corrected else [])
 
 
 def _failed(
@@ -291,7 +289,8 @@ def _failed(
             ConditionUpdate("Degraded", "True", reason, message + kept),
         ],
     )
-    outcome = Outcome(status=_write_status(kube, body, status), warnings=[(reason, message)])
+    _write_status(kube, body, status)
+    outcome = Outcome(warnings=[(reason, message)])
     if permanent:
         outcome.permanent_error = message
     return outcome
@@ -362,4 +361,4 @@ def slo_child_changed(
     corrected = correct_drift(kube, children, child, deleted)
     if corrected is None:
         return None
-    return Outcome(status=dict(body.get("status") or {}), applied=[corrected])
+    return Outcome(applied=[corrected])

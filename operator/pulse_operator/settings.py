@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pulse_operator import __version__
 
@@ -26,9 +26,6 @@ class OperatorSettings:
 
     field_manager: str = "pulse-operator"
     """The one server-side-apply field manager every write uses."""
-
-    namespaces: tuple[str, ...] = field(default_factory=tuple)
-    """Namespaces to watch; empty means all (set by `run --namespace`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorSettings:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pulse_operator.api.common import ConditionType
+
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
@@ -12,7 +14,7 @@ ConditionStatus = Literal["True", "False", "Unknown"]
 class ConditionUpdate:
     """The new truth of one condition."""
 
-    type: Literal["Ready", "Progressing", "Degraded"]
+    type: ConditionType
     status: ConditionStatus
     reason: str
     message: str = ""
