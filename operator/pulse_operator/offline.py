@@ -7,15 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pydantic
 import yaml
 
 from pulse_operator import validation
-from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.crdgen import GROUP
 from pulse_operator.kube import Object
-from pulse_operator.render.collector import render_collector
+from pulse_operator.render.collector import parse_and_render_collector
 from pulse_operator.render.meta import Owner
 from pulse_operator.render.slo import render_slo
 from pulse_operator.settings import OperatorSettings
@@ -55,13 +53,7 @@ def _render_document(doc: dict[str, Any], settings: OperatorSettings) -> list[Ob
         uid=str(meta.get("uid", PLACEHOLDER_UID)),
     )
     if doc["kind"] == "MetricsCollector":
-        spec = validation.parse_spec(MetricsCollectorSpec, doc.get("spec"))
-        try:
-            return render_collector(owner, spec, settings)
-        except pydantic.ValidationError as error:
-            raise validation.SpecError(
-                validation.describe(error, prefix="sidecar configuration")
-            ) from error
+        return parse_and_render_collector(owner, doc.get("spec"), settings)[1]
     if doc["kind"] == "SLO":
         try:
             return render_slo(owner, validation.parse_spec(SLOSpec, doc.get("spec")))

@@ -12,13 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import pydantic
-
 from pulse_operator import drift, validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.kube import KINDS, Kube, Object
-from pulse_operator.render.collector import render_collector
+from pulse_operator.render.collector import parse_and_render_collector
 from pulse_operator.render.meta import Owner
 from pulse_operator.render.slo import render_slo
 from pulse_operator.settings import OperatorSettings
@@ -188,19 +186,6 @@ def correct_drift(kube: Kube, desired: list[Object], child: Object, deleted: boo
     return ref(match[0])
 
 
-def _render_collector(
-    settings: OperatorSettings, body: Mapping[str, Any]
-) -> tuple[MetricsCollectorSpec, list[Object]]:
-    """Raises SpecError for what the models reject, naming the field."""
-    spec = validation.parse_spec(MetricsCollectorSpec, body.get("spec"))
-    try:
-        return spec, render_collector(owner_of(body), spec, settings)
-    except pydantic.ValidationError as error:  # the sidecar's own model refused the result
-        raise validation.SpecError(
-            validation.describe(error, prefix="sidecar configuration")
-        ) from error
-
-
 def _collector_status(
     body: Mapping[str, Any],
     spec: MetricsCollectorSpec,
@@ -233,7 +218,7 @@ def reconcile_collector(
     """Brings one MetricsCollector's children to what its spec says, and reports it."""
     owner = owner_of(body)
     try:
-        spec, children = _render_collector(settings, body)
+        spec, children = parse_and_render_collector(owner_of(body), body.get("spec"), settings)
     except validation.SpecError as error:
         return _failed(kube, body, "InvalidSpec", str(error), permanent=True)
     missing = [
@@ -262,7 +247,7 @@ def collector_child_changed(
     """A child of this MetricsCollector changed: restore it if it drifted, and refresh the
     status when the Deployment's status moved. None when there is nothing to report."""
     try:
-        spec, children = _render_collector(settings, body)
+        spec, children = parse_and_render_collector(owner_of(body), body.get("spec"), settings)
     except validation.SpecError:
         return None  # the owner's own handler has reported it; the children stay as they are
     corrected = correct_drift(kube, children, child, deleted)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import pydantic
 import yaml
 
+from pulse_operator import validation
 from pulse_operator.api.metricscollector import (
     COLLECTOR_DEFAULTS,
     SIDECAR_DEFAULTS,
@@ -255,3 +257,17 @@ def render_collector(
     if spec.alerting.enabled:
         children.append(collector_rule(owner, spec, settings))
     return children
+
+
+def parse_and_render_collector(
+    owner: Owner, raw_spec: Any, settings: OperatorSettings
+) -> tuple[MetricsCollectorSpec, list[dict[str, Any]]]:
+    """The spec as the models read it, and its children. Raises SpecError naming the field,
+    also when the sidecar's own model refuses the configuration rendered from the spec."""
+    spec = validation.parse_spec(MetricsCollectorSpec, raw_spec)
+    try:
+        return spec, render_collector(owner, spec, settings)
+    except pydantic.ValidationError as error:
+        raise validation.SpecError(
+            validation.describe(error, prefix="sidecar configuration")
+        ) from error
