@@ -16,6 +16,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from pulse_operator import __version__
+from pulse_operator.render.meta import MANAGED_BY_SELECTOR, Owner
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -160,19 +161,19 @@ class Kube:
             raise
         return True
 
-    def list_owned(self, kind_name: str, namespace: str, owner_uid: str) -> list[Object]:
-        """Objects of a kind that Pulse manages in a namespace and that this owner controls."""
+    def list_owned(self, kind_name: str, owner: Owner) -> list[Object]:
+        """Objects of a kind that this owner controls: the server selects by the labels every
+        child carries (managed-by, and instance = the owner's name), the uid settles it."""
+        selector = f"{MANAGED_BY_SELECTOR},app.kubernetes.io/instance={owner.name}"
         items = self._call(
-            "GET",
-            KINDS[kind_name].collection(namespace),
-            query=[("labelSelector", "app.kubernetes.io/managed-by=pulse-operator")],
+            "GET", KINDS[kind_name].collection(owner.namespace), query=[("labelSelector", selector)]
         ).get("items", [])
         kind = KINDS[kind_name]
         return [
             {"apiVersion": kind.api_version, "kind": kind.kind, **item}
             for item in items
             if any(
-                r.get("uid") == owner_uid and r.get("controller")
+                r.get("uid") == owner.uid and r.get("controller")
                 for r in item["metadata"].get("ownerReferences", [])
             )
         ]

@@ -126,8 +126,10 @@ def _status(
     }
 
 
-PRUNABLE_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
-"""Kinds a spec change can make unwanted (monitor kind switched, alerting turned off)."""
+COLLECTOR_PRUNABLE_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+"""Kinds a collector's spec change can make unwanted (monitor kind switched, alerting off)."""
+SLO_PRUNABLE_KINDS = ("PrometheusRule",)
+"""An SLO owns nothing else; a rule whose name changed is the one to prune."""
 
 
 @dataclass
@@ -142,9 +144,11 @@ class Applied:
     """The objects as the server returned them from the apply, by Kind/name."""
 
 
-def apply_children(kube: Kube, owner: Owner, children: list[Object], *, prune: bool) -> Applied:
-    """Applies every child whose kind the server serves; with `prune`, also deletes owned
-    objects of the prunable kinds that are no longer wanted (a brand-new owner has none)."""
+def apply_children(
+    kube: Kube, owner: Owner, children: list[Object], *, prune: tuple[str, ...]
+) -> Applied:
+    """Applies every child whose kind the server serves, then deletes owned objects of the
+    `prune` kinds that are no longer wanted (none for a brand-new owner: it has none)."""
     applied = Applied()
     for child in children:
         if not kube.serves(child["apiVersion"], child["kind"]):
@@ -152,13 +156,11 @@ def apply_children(kube: Kube, owner: Owner, children: list[Object], *, prune: b
             continue
         applied.live[ref(child)] = kube.apply(child)
         applied.written.append(ref(child))
-    if not prune:
-        return applied
     wanted = {ref(child) for child in children}
-    for kind in PRUNABLE_KINDS:
+    for kind in prune:
         if not kube.serves(KINDS[kind].api_version, kind):
             continue
-        for obj in kube.list_owned(kind, owner.namespace, owner.uid):
+        for obj in kube.list_owned(kind, owner):
             if ref(obj) not in wanted:
                 kube.delete(kind, owner.namespace, obj["metadata"]["name"])
                 applied.written.append(f"-{ref(obj)}")
@@ -231,7 +233,7 @@ def reconcile_collector(
         outcome = _failed(kube, body, "SecretMissing", message, permanent=False)
         outcome.retry_after = SECRET_RETRY_SECONDS
         return outcome
-    applied = apply_children(kube, owner, children, prune=prune)
+    applied = apply_children(kube, owner, children, prune=COLLECTOR_PRUNABLE_KINDS if prune else ())
     deployment = applied.live.get(f"Deployment/{owner.name}")
     status = _collector_status(body, spec, children, applied.skipped, deployment)
     return _applied_outcome(kube, body, status, applied)
@@ -326,7 +328,9 @@ def reconcile_slo(
         return _failed(kube, body, "InvalidSpec", str(error), permanent=True)
     except promql.InvalidPromQLError as error:
         return _failed(kube, body, "InvalidPromQL", str(error), permanent=True)
-    applied = apply_children(kube, owner_of(body), children, prune=prune)
+    applied = apply_children(
+        kube, owner_of(body), children, prune=SLO_PRUNABLE_KINDS if prune else ()
+    )
     status = _slo_status(body, spec, children, served=not applied.skipped)
     return _applied_outcome(kube, body, status, applied)
 

@@ -164,6 +164,29 @@ def test_a_configuration_change_rolls_the_pods(k8s: Cluster) -> None:
     assert "rate_limit_per_minute: 50" in config.data["sidecar.yaml"]
 
 
+def test_switching_the_monitor_kind_prunes_only_the_collectors_own_monitor(k8s: Cluster) -> None:
+    for name in ("switch", "bystander"):
+        k8s.create(_collector(name, monitor={"kind": "ServiceMonitor"}))
+    for name in ("switch", "bystander"):
+        eventually(lambda name=name: _ready(k8s, name), what=f"{name} Ready=True")
+
+    def monitors(plural: str) -> set[str]:
+        listed = k8s.custom.list_namespaced_custom_object(
+            "monitoring.coreos.com", "v1", k8s.namespace, plural
+        )
+        return {item["metadata"]["name"] for item in listed["items"]}
+
+    assert monitors("servicemonitors") == {"switch", "bystander"}
+    k8s.patch_spec("switch", {"monitor": {"kind": "PodMonitor"}})
+    eventually(
+        lambda: (
+            monitors("servicemonitors") == {"bystander"} and monitors("podmonitors") == {"switch"}
+        ),
+        what="the ServiceMonitor of switch pruned and its PodMonitor applied",
+    )
+    assert "PrometheusRule/bystander-alerts" in k8s.get("bystander")["status"]["children"]
+
+
 def test_deleting_the_collector_removes_its_children(k8s: Cluster) -> None:
     k8s.create(_collector("gone"))
     eventually(lambda: _ready(k8s, "gone"), what="Ready=True")
