@@ -88,7 +88,7 @@ def _all_ready(custom: kubernetes.client.CustomObjectsApi, count: int) -> bool:
 
 
 def _operator_writes(cluster: LocalCluster) -> list[dict[str, Any]]:
-    return [*cluster.writes_by("pulse-operator"), *cluster.writes_by("kopf")]
+    return cluster.writes_by(("pulse-operator", "kopf"))
 
 
 def _floor(cluster: LocalCluster, count: int) -> float:

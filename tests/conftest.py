@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# tests.support asserts (assert_matches_golden): let pytest explain its failures too.
+pytest.register_assert_rewrite("tests.support")
+
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
 
 

@@ -351,11 +351,17 @@ class LocalCluster:
         assert self._work_dir is not None, "the cluster is not running"
         return self._work_dir / "audit.log"
 
-    def writes_by(self, user_agent_prefix: str) -> list[dict[str, object]]:
-        """The audited write requests whose client's user agent starts with the prefix."""
+    def writes_by(self, user_agent_prefix: str | tuple[str, ...]) -> list[dict[str, object]]:
+        """The audited write requests, in the log's order, whose client's user agent starts
+        with the prefix (or with one of the prefixes)."""
         if not self.audit_log.exists():
             return []
-        events = (json.loads(line) for line in self.audit_log.read_text().splitlines() if line)
+        events = []
+        for line in self.audit_log.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:  # empty, or a line the API server is still writing
+                continue
         return [e for e in events if str(e.get("userAgent", "")).startswith(user_agent_prefix)]
 
     def _write_audit_policy(self) -> Path:

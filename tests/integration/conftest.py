@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import kubernetes
@@ -14,6 +15,8 @@ from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess, free_port
 
 TESTDATA = Path(__file__).parent / "testdata"
+
+Promtool = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +61,27 @@ def pulse_operator(cluster: LocalCluster, operator_metrics_url: str) -> Iterator
         process.stop()
         # shown by pytest when a test of the session failed: what the operator said
         print(f"--- last lines of the operator's log:\n{process.log_tail(40)}")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Promtool:
+    """Runs `promtool ARGS...` and fails the test, with its output, unless it exits 0.
+
+    The real promtool, built by `make tools`: its tests fail, never skip, without it."""
+    try:
+        binary = paths.binary("promtool")
+    except paths.MissingToolError as error:
+        pytest.fail(str(error))
+
+    def run(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [str(binary), *map(str, args)], capture_output=True, text=True, timeout=timeout
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"promtool {' '.join(map(str, args))} exited {done.returncode}:\n"
+                f"{done.stdout}{done.stderr}"
+            )
+        return done
+
+    return run

@@ -3,13 +3,12 @@ when the contract says (and not otherwise)."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pulse_devcluster import paths
+from tests.integration.conftest import Promtool
 
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.render.collector_alerts import collector_rule
@@ -17,6 +16,7 @@ from pulse_operator.render.meta import Owner
 from pulse_operator.settings import OperatorSettings
 
 SELECTOR = 'namespace="shop", collector="checkout", pod="checkout-1"'
+PROMTOOL_TIMEOUT = 120
 
 
 @pytest.fixture
@@ -29,12 +29,6 @@ def rule_file(tmp_path: Path) -> Path:
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(rule["spec"]))
     return path
-
-
-def _promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(paths.binary("promtool")), *args], capture_output=True, text=True, timeout=120
-    )
 
 
 def _expect(alert: str, at: str, firing: bool, **labels: str) -> dict[str, Any]:
@@ -54,8 +48,13 @@ def _expect(alert: str, at: str, firing: bool, **labels: str) -> dict[str, Any]:
 
 
 def _run_case(
-    tmp_path: Path, rule_file: Path, series: list[dict[str, str]], alerts: list[dict[str, Any]]
+    promtool: Promtool,
+    tmp_path: Path,
+    rule_file: Path,
+    series: list[dict[str, str]],
+    alerts: list[dict[str, Any]],
 ) -> None:
+    """Runs `promtool test rules` on the series and expected alerts: fails unless they pass."""
     test = {
         "rule_files": [str(rule_file)],
         "evaluation_interval": "1m",
@@ -63,8 +62,7 @@ def _run_case(
     }
     path = tmp_path / "test.yaml"
     path.write_text(yaml.safe_dump(test, sort_keys=False))
-    result = _promtool("test", "rules", str(path))
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool("test", "rules", path, timeout=PROMTOOL_TIMEOUT)
 
 
 RUNBOOKS = "https://github.com/pulse-dev/pulse/blob/main/docs/runbooks"
@@ -84,14 +82,13 @@ def _firing(
     return case
 
 
-def test_the_generated_rules_pass_promtool_check(rule_file: Path) -> None:
-    result = _promtool("check", "rules", str(rule_file))
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_the_generated_rules_pass_promtool_check(promtool: Promtool, rule_file: Path) -> None:
+    result = promtool("check", "rules", rule_file, timeout=PROMTOOL_TIMEOUT)
     assert "5 rules found" in result.stdout
 
 
 def test_collector_down_fires_after_five_minutes_of_failed_scrapes(
-    tmp_path: Path, rule_file: Path
+    promtool: Promtool, tmp_path: Path, rule_file: Path
 ) -> None:
     series = [{"series": f"up{{{SELECTOR}}}", "values": "1x4 0x10"}]
     alerts = [
@@ -106,10 +103,12 @@ def test_collector_down_fires_after_five_minutes_of_failed_scrapes(
             "(pod checkout-1): nothing the collector gathers is seen.",
         ),
     ]
-    _run_case(tmp_path, rule_file, series, alerts)
+    _run_case(promtool, tmp_path, rule_file, series, alerts)
 
 
-def test_collector_down_fires_when_no_target_exists_at_all(tmp_path: Path, rule_file: Path) -> None:
+def test_collector_down_fires_when_no_target_exists_at_all(
+    promtool: Promtool, tmp_path: Path, rule_file: Path
+) -> None:
     series = [{"series": 'up{namespace="other", collector="x"}', "values": "1x10"}]
     expected = {
         "eval_time": "6m",
@@ -131,10 +130,12 @@ def test_collector_down_fires_when_no_target_exists_at_all(tmp_path: Path, rule_
             }
         ],
     }
-    _run_case(tmp_path, rule_file, series, [expected])
+    _run_case(promtool, tmp_path, rule_file, series, [expected])
 
 
-def test_high_error_rate_fires_above_the_threshold_only(tmp_path: Path, rule_file: Path) -> None:
+def test_high_error_rate_fires_above_the_threshold_only(
+    promtool: Promtool, tmp_path: Path, rule_file: Path
+) -> None:
     series = [
         # one error per second (60 a minute) against a threshold of 0.5/s
         {"series": f'collector_errors_total{{{SELECTOR}, component="sink"}}', "values": "0+60x20"},
@@ -150,15 +151,17 @@ def test_high_error_rate_fires_above_the_threshold_only(tmp_path: Path, rule_fil
             "(collector_errors_total), above the configured threshold.",
         ),
     ]
-    _run_case(tmp_path, rule_file, series, alerts)
+    _run_case(promtool, tmp_path, rule_file, series, alerts)
     quiet = [
         {"series": f'collector_errors_total{{{SELECTOR}, component="sink"}}', "values": "0+6x20"},
     ]
-    _run_case(tmp_path, rule_file, quiet, [_expect("CollectorHighErrorRate", "15m", False)])
+    _run_case(
+        promtool, tmp_path, rule_file, quiet, [_expect("CollectorHighErrorRate", "15m", False)]
+    )
 
 
 def test_circuit_open_fires_only_when_not_closed_for_five_minutes(
-    tmp_path: Path, rule_file: Path
+    promtool: Promtool, tmp_path: Path, rule_file: Path
 ) -> None:
     state = f'collector_circuit_state{{{SELECTOR}, sink="rw", state="closed"}}'
     open_for_long = [{"series": state, "values": "1x5 0x10"}]
@@ -173,12 +176,16 @@ def test_circuit_open_fires_only_when_not_closed_for_five_minutes(
             "minutes: the upstream keeps failing, and data is being spooled to disk.",
         ),
     ]
-    _run_case(tmp_path, rule_file, open_for_long, alerts)
+    _run_case(promtool, tmp_path, rule_file, open_for_long, alerts)
     flapping = [{"series": state, "values": "1 0 0 1 0 0 1 0 0 1 0 0 1 0 0"}]
-    _run_case(tmp_path, rule_file, flapping, [_expect("CollectorCircuitOpen", "14m", False)])
+    _run_case(
+        promtool, tmp_path, rule_file, flapping, [_expect("CollectorCircuitOpen", "14m", False)]
+    )
 
 
-def test_samples_dropped_fires_while_drops_are_recent(tmp_path: Path, rule_file: Path) -> None:
+def test_samples_dropped_fires_while_drops_are_recent(
+    promtool: Promtool, tmp_path: Path, rule_file: Path
+) -> None:
     dropped = f'collector_samples_dropped_total{{{SELECTOR}, sink="rw", reason="spool_full"}}'
     series = [{"series": dropped, "values": "0x5 100 100x20"}]
     alerts = [
@@ -193,11 +200,11 @@ def test_samples_dropped_fires_while_drops_are_recent(tmp_path: Path, rule_file:
         ),
         _expect("CollectorSamplesDropped", "20m", False),
     ]
-    _run_case(tmp_path, rule_file, series, alerts)
+    _run_case(promtool, tmp_path, rule_file, series, alerts)
 
 
 def test_spool_filling_fires_above_eighty_percent_for_ten_minutes(
-    tmp_path: Path, rule_file: Path
+    promtool: Promtool, tmp_path: Path, rule_file: Path
 ) -> None:
     series = [
         {"series": f"collector_spool_bytes{{{SELECTOR}}}", "values": "10x5 90x20"},
@@ -214,4 +221,4 @@ def test_spool_filling_fires_above_eighty_percent_for_ten_minutes(
             "oldest data is dropped.",
         ),
     ]
-    _run_case(tmp_path, rule_file, series, alerts)
+    _run_case(promtool, tmp_path, rule_file, series, alerts)

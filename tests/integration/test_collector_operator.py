@@ -252,8 +252,7 @@ def test_with_nothing_changing_the_operator_writes_nothing(
         # other tests' namespaces are torn down meanwhile; count this namespace's only
         return [
             w
-            for agent in ("pulse-operator", "kopf")
-            for w in cluster.writes_by(agent)
+            for w in cluster.writes_by(("pulse-operator", "kopf"))
             if w.get("objectRef", {}).get("namespace") == k8s.namespace
         ]
 

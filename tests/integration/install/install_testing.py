@@ -10,29 +10,26 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import helm_python as helm
 import pulse_chart
-import pytest
 import yaml
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess, free_port
+from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[3]
 OPERATOR = Path(sys.executable).with_name("pulse-operator")
 Object = dict[str, Any]
-T = TypeVar("T")
 
 _PLURALS = {
     "ConfigMap": ("v1", "configmaps"),
@@ -161,19 +158,6 @@ class Api:
         )
 
 
-def wait_for(check: Callable[[], T], what: str, timeout: float = 30.0, interval: float = 0.2) -> T:
-    """Polls `check` until it returns something true, which is returned; fails the test
-    after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 def load_yaml(path_: Path) -> list[Object]:
     return [doc for doc in yaml.safe_load_all(path_.read_text()) if doc]
 
@@ -300,28 +284,32 @@ class OperatorRun:
     audit_offset: int = 0
     """Where the audit log ended when it started: its writes come after."""
 
-    def log_records(self) -> list[Object]:
-        """The JSON log records (kopf's "object" field names what a record is about)."""
-        records = []
+    def _log_lines(self) -> list[tuple[str, Object | None]]:
+        """Each log line with its JSON record, or None when the line is not a JSON
+        object; JSON that is not an object is left out."""
+        parsed: list[tuple[str, Object | None]] = []
         for line in self.process.log_path.read_text(errors="replace").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                parsed.append((line, None))
                 continue
             if isinstance(record, dict):
-                records.append(record)
-        return records
+                parsed.append((line, record))
+        return parsed
+
+    def log_records(self) -> list[Object]:
+        """The JSON log records (kopf's "object" field names what a record is about)."""
+        return [record for _, record in self._log_lines() if record is not None]
 
     def log_messages(self) -> list[str]:
         """Every log record's message (with its exception, if any), JSON decoded."""
-        messages = []
-        for line in self.process.log_path.read_text(errors="replace").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                messages.append(line)
-                continue
-            messages.append(" ".join(str(record.get(k, "")) for k in ("message", "exc_info")))
+        messages = [
+            line
+            if record is None
+            else " ".join(str(record.get(k, "")) for k in ("message", "exc_info"))
+            for line, record in self._log_lines()
+        ]
         # API errors quote the server's JSON answer inside the message: unescape its quotes.
         return [message.replace('\\"', '"') for message in messages]
 
@@ -374,7 +362,7 @@ def running_operator(
             except OSError:
                 return False
 
-        wait_for(healthy, "the operator's /healthz", timeout=60)
+        eventually(healthy, timeout=60, what="the operator's /healthz")
         yield run
     finally:
         process.stop()
@@ -413,9 +401,3 @@ def audit_events(cluster: LocalCluster, user: str | None = None, offset: int = 0
         except json.JSONDecodeError:  # a line the API server is still writing
             continue
     return [e for e in events if user is None or e.get("user", {}).get("username") == user]
-
-
-def run_subprocess(*args: str | Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=timeout, check=False
-    )

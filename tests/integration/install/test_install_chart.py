@@ -16,14 +16,13 @@ from install_testing import (
     Installer,
     OperatorRun,
     Release,
-    audit_events,
     chart_container,
     load_yaml,
     release_operator,
     unique,
-    wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
+from tests.support import eventually
 
 EXAMPLES = [
     REPO / "examples" / "collectors" / "checkout.yaml",
@@ -102,10 +101,10 @@ def test_the_operator_with_the_charts_token_reconciles_the_examples(
 ) -> None:
     applied = _apply_examples(api, test_namespace)
     for kind, name in applied:
-        wait_for(
+        eventually(
             functools.partial(_is_ready, api, kind, test_namespace, name),
-            f"{kind}/{name} to be Ready",
             timeout=90,
+            what=f"{kind}/{name} to be Ready",
         )
     # The collectors' pods ran in a namespace that enforces the restricted standard.
     for deployment in ("checkout", "inventory"):
@@ -126,9 +125,8 @@ def test_the_operator_with_the_charts_token_reconciles_the_examples(
     # admin whose kubeconfig the rest of the suite uses.
     writes = [
         event
-        for event in audit_events(install_cluster)
-        if str(event.get("userAgent", "")).startswith(OPERATOR_USER_AGENTS)
-        and event.get("objectRef", {}).get("namespace") == test_namespace
+        for event in install_cluster.writes_by(OPERATOR_USER_AGENTS)
+        if event.get("objectRef", {}).get("namespace") == test_namespace
     ]
     assert writes, "the audit log shows no write by the operator"
     assert {event["user"]["username"] for event in writes} == {operator.user}
@@ -141,10 +139,10 @@ def test_the_operator_is_refused_nothing_but_kopfs_optional_crd_watch(
     ones installed later) is deliberately not granted and kopf carries on without it."""
     _apply_examples(api, test_namespace)
     for kind, name in [("MetricsCollector", "inventory"), ("SLO", "api-error-rate")]:
-        wait_for(
+        eventually(
             functools.partial(api.condition, kind, test_namespace, name, "Ready"),
-            f"{kind}/{name} to have a status",
             timeout=60,
+            what=f"{kind}/{name} to have a status",
         )
     refused = [m for m in operator.rbac_refusals() if "customresourcedefinitions" not in m]
     assert refused == []
@@ -194,13 +192,13 @@ def test_the_static_manifest_installs_with_server_side_apply(
             "apply", "--server-side", "-f", str(pulse_chart.INSTALL_MANIFEST), check=False
         )
         assert result.returncode == 0, f"{attempt}: {result.stderr}"
-    deployment = wait_for(
+    deployment = eventually(
         lambda: (
             (api.get("Deployment", pulse_chart.NAMESPACE, "pulse-operator") or {})
             .get("status", {})
             .get("availableReplicas")
         ),
-        "the static manifest's operator to be available",
         timeout=60,
+        what="the static manifest's operator to be available",
     )
     assert deployment == 1

@@ -20,9 +20,9 @@ from install_testing import (
     service_account_user,
     token_kubeconfig,
     unique,
-    wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
+from tests.support import eventually
 
 PAUSED = "Pausing operations in favour of"
 RESUMED = "Resuming operations after the pause"
@@ -91,18 +91,18 @@ def test_one_replica_works_and_the_other_takes_over(
 
     with replica(100) as standby:
         with replica(200) as active:
-            wait_for(lambda: _said(standby, PAUSED), "the lower priority replica to pause")
+            eventually(lambda: _said(standby, PAUSED), what="the lower priority replica to pause")
             api.apply(_collector(watched))
-            wait_for(
+            eventually(
                 lambda: api.condition("MetricsCollector", watched, "peered", "Ready") == "True",
-                "the active replica to reconcile the collector",
+                what="the active replica to reconcile the collector",
             )
             assert _handled_collector(active, watched)
             assert not _handled_collector(standby, watched), "the paused replica handled it"
         # the active replica stopped: the standby resumes and does the work
-        wait_for(lambda: _said(standby, RESUMED), "the standby replica to resume")
+        eventually(lambda: _said(standby, RESUMED), what="the standby replica to resume")
         api.delete("Service", watched, "peered")
-        wait_for(lambda: api.get("Service", watched, "peered"), "the standby to restore it")
+        eventually(lambda: api.get("Service", watched, "peered"), what="the standby to restore it")
         for run in (standby, active):
             # kopf's optional watch of all CRDs is not granted (see test_install_chart.py)
             refused = [m for m in run.rbac_refusals() if "customresourcedefinitions" not in m]

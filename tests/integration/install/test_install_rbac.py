@@ -31,7 +31,6 @@ from install_testing import (
     service_account_user,
     token_kubeconfig,
     unique,
-    wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
 from tests.support import eventually
@@ -128,7 +127,7 @@ class Scene:
     def await_(self, check: Callable[[], bool], what: str) -> None:
         """A precondition of the behaviour: what the permission under test is not needed
         for. Fails the test if it does not come (the behaviour is then mis-assigned)."""
-        wait_for(check, f"precondition: {what}", timeout=60)
+        eventually(check, timeout=60, what=f"precondition: {what}")
 
 
 @dataclass(frozen=True)
@@ -398,7 +397,9 @@ def test_without_one_permission_its_behaviour_does_not_happen(
     with operator_with(install_cluster, api, container, rules, tmp_path) as run:
         behaviour.start(scene)
         started = time.monotonic()
-        wait_for(lambda: refused(install_cluster, run, permission), f"a refusal of {permission}")
+        eventually(
+            lambda: refused(install_cluster, run, permission), what=f"a refusal of {permission}"
+        )
         # Keep looking for the whole window (what the baseline allows), and at least a
         # little after the refusal.
         deadline = max(started + behaviour.window, time.monotonic() + 2.0)

@@ -18,9 +18,9 @@ from install_testing import (
     load_yaml,
     release_operator,
     unique,
-    wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
+from tests.support import eventually
 
 MINIMAL = REPO / "examples" / "collectors" / "minimal.yaml"
 
@@ -45,10 +45,10 @@ def test_a_namespaced_install_reconciles_in_its_namespaces_only(
                 for obj in load_yaml(MINIMAL):
                     obj["metadata"]["namespace"] = namespace
                     api.apply(obj)
-            wait_for(
+            eventually(
                 functools.partial(_is_ready, api, "MetricsCollector", watched, "inventory"),
-                "the collector in the watched namespace to be Ready",
                 timeout=20,
+                what="the collector in the watched namespace to be Ready",
             )
             assert api.condition("MetricsCollector", other, "inventory", "Ready") is None
             assert api.get("Deployment", other, "inventory") is None

@@ -31,10 +31,10 @@ from install_testing import (
     OperatorRun,
     Release,
     release_operator,
-    wait_for,
 )
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess, free_port
+from tests.support import eventually
 
 SIDECAR = OPERATOR.with_name("pulse-sidecar")
 
@@ -236,7 +236,7 @@ def _run_sidecar(
             except OSError:
                 return False
 
-        wait_for(ready, "the sidecar to be ready")
+        eventually(ready, what="the sidecar to be ready")
         event = {"service": "vault", "metrics": [{"type": "logins", "value": 1.0}]}
         status, answer = _http("POST", f"{base}/metrics", key, event)
         assert status == 200, answer
@@ -269,28 +269,28 @@ def test_no_credential_shows_in_logs_events_status_or_children(
     orphan["metadata"]["name"] = "orphan"
     orphan["spec"]["ingest"]["apiKeysSecret"] = "nowhere"
     api.apply(orphan)
-    wait_for(
+    eventually(
         lambda: api.condition("MetricsCollector", test_namespace, "vault", "Ready") == "True",
-        "the collector with credentials to be Ready",
         timeout=60,
+        what="the collector with credentials to be Ready",
     )
-    wait_for(
+    eventually(
         lambda: (
             "SecretMissing" in json.dumps(api.get("MetricsCollector", test_namespace, "orphan"))
         ),
-        "the collector whose Secret is missing to say so",
+        what="the collector whose Secret is missing to say so",
     )
     # drift correction runs too: the ConfigMap is deleted and restored
     uid = (api.get("ConfigMap", test_namespace, "vault-sidecar") or {})["metadata"]["uid"]
     api.delete("ConfigMap", test_namespace, "vault-sidecar")
-    wait_for(
+    eventually(
         lambda: (
             (api.get("ConfigMap", test_namespace, "vault-sidecar") or {})
             .get("metadata", {})
             .get("uid", uid)
             != uid
         ),
-        "the deleted ConfigMap to be restored",
+        what="the deleted ConfigMap to be restored",
     )
 
     shown = _run_sidecar(api, test_namespace, credentials, tmp_path / "pod", tmp_path)

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.integration.conftest import Promtool
 from tests.integration.slo import synthetic
-from tests.integration.slo.conftest import Promtool
 
 from pulse_operator.api import slo
 from pulse_operator.slo import rules, windows

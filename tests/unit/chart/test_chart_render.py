@@ -7,12 +7,12 @@ review the diff.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pulse_chart
 import pytest
+from tests.support import assert_matches_golden
 from tests.unit.chart.chart_variants import DIGEST, VARIANTS
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -45,12 +45,7 @@ def _container(documents: list[pulse_chart.Document]) -> dict[str, Any]:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_rendering_a_variant_gives_its_golden_file(variant: str) -> None:
     rendered = pulse_chart.stream(_render(variant))
-    golden = GOLDEN / f"{variant}.yaml"
-    if os.environ.get("PULSE_UPDATE_GOLDEN") == "1":
-        golden.parent.mkdir(exist_ok=True)
-        golden.write_text(rendered)
-    assert golden.exists(), f"no golden file: run with PULSE_UPDATE_GOLDEN=1 to create {golden}"
-    assert rendered == golden.read_text()
+    assert_matches_golden(rendered, GOLDEN / f"{variant}.yaml")
 
 
 def test_every_golden_file_belongs_to_a_variant() -> None:

@@ -5,10 +5,10 @@ Regenerate after an intended change with PULSE_UPDATE_GOLDEN=1 and review the di
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from tests.support import assert_matches_golden
 
 from pulse_operator import yamlout
 from pulse_operator.offline import render_paths
@@ -29,11 +29,7 @@ def test_rendering_an_example_gives_its_golden_file(example: Path) -> None:
     result = render_paths([example], OperatorSettings())
     assert result.problems == []
     rendered = yamlout.dump_all(result.objects)
-    golden = GOLDEN / f"{example.stem}.yaml"
-    if os.environ.get("PULSE_UPDATE_GOLDEN") == "1":
-        golden.write_text(rendered)
-    assert golden.exists(), f"no golden file: run with PULSE_UPDATE_GOLDEN=1 to create {golden}"
-    assert rendered == golden.read_text()
+    assert_matches_golden(rendered, GOLDEN / f"{example.stem}.yaml")
 
 
 def test_every_example_is_covered_by_a_golden_file() -> None:

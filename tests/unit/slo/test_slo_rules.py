@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import promql_parser
 import pytest
 import yaml
+from tests.support import assert_matches_golden
 
 from pulse_operator.api import slo
 from pulse_operator.slo import rules
@@ -16,7 +16,6 @@ from pulse_operator.slo import rules
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((REPO / "examples" / "slos").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("PULSE_UPDATE_GOLDEN") == "1"
 CONTRACT_LABELS = {"severity", "slo", "service", "long_window", "short_window"}
 
 
@@ -62,14 +61,7 @@ def test_every_example_renders_as_its_golden_file(path: Path) -> None:
     rendered = yaml.safe_dump(
         rules.render_slo_rules(*load(path)), sort_keys=False, width=1000, allow_unicode=True
     )
-    golden = GOLDEN / f"{path.stem}.yaml"
-    if UPDATE:
-        golden.write_text(rendered)
-    assert golden.exists(), f"{golden} is missing: run with PULSE_UPDATE_GOLDEN=1 and review it"
-    assert rendered == golden.read_text(), (
-        f"{path.name} renders differently from {golden.name}: if the change is meant, "
-        "regenerate with PULSE_UPDATE_GOLDEN=1 and review the diff"
-    )
+    assert_matches_golden(rendered, GOLDEN / f"{path.stem}.yaml")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
