@@ -24,14 +24,14 @@ go_version=$(go env GOVERSION)
 
 # tool -> "wrapper-module package [package...]"
 declare -A packages=(
-  [kubernetes]="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl"
+  [kubernetes]="k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet"
   [etcd]="go.etcd.io/etcd/server/v3"
   [kwok]="sigs.k8s.io/kwok/cmd/kwok"
   [prometheus]="github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool"
 )
 # the binary names each module yields, in the order of its packages
 declare -A binaries=(
-  [kubernetes]="kube-apiserver kube-controller-manager kube-scheduler kubectl"
+  [kubernetes]="kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet"
   [etcd]="etcd"
   [kwok]="kwok"
   [prometheus]="prometheus promtool"

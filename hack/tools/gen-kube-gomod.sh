@@ -19,7 +19,7 @@ mod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": 
   echo ")"
   echo
   echo "tool ("
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet; do
     echo "	k8s.io/kubernetes/cmd/$cmd"
   done
   echo ")"
