@@ -38,6 +38,8 @@ CONTROLLERS = (
     "endpointslice-controller",
     # removes the not-ready taint the API server puts on every new Node once it is Ready
     "node-lifecycle-controller",
+    # publishes kube-root-ca.crt, which a real node's service-account token volumes mount
+    "root-ca-certificate-publisher-controller",
 )
 _START_TIMEOUT = 60.0
 # Every write (and only writes) is audited, so tests and benchmarks can count the
@@ -204,6 +206,12 @@ class LocalCluster:
                 "--audit-log-format=json",
                 "--audit-log-mode=batch",
                 "--audit-log-batch-max-wait=1s",
+                # a real node (node.py) is reached by its IP, never by a name the machine's
+                # resolver would be asked for; logs and exec authenticate with this pair
+                "--kubelet-preferred-address-types=InternalIP",
+                f"--kubelet-client-certificate={pki.kubelet_client.cert}",
+                f"--kubelet-client-key={pki.kubelet_client.key}",
+                f"--kubelet-certificate-authority={pki.ca.cert}",
             ],
             logs,
         )

@@ -10,6 +10,8 @@ BIN_DIR = PULSE_DIR / "bin"
 DATA_DIR = PULSE_DIR / "data"
 THIRD_PARTY_CRDS_DIR = DATA_DIR / "crds"
 KWOK_STAGES_DIR = DATA_DIR / "kwok-stages"
+IMAGES_DIR = PULSE_DIR / "images"
+"""Image archives that `make images` writes, for a real node to import."""
 PULSE_CRDS_DIR = REPO_ROOT / "crds"
 DEFAULT_KUBECONFIG = PULSE_DIR / "kubeconfig"
 

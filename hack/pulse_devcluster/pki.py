@@ -34,6 +34,7 @@ class ClusterPki:
     ca: KeyPair
     apiserver: KeyPair
     admin: KeyPair
+    kubelet_client: KeyPair  # the API server's client certificate for kubelets (logs, exec)
     service_account: KeyPair  # `cert` holds the public key
 
 
@@ -120,6 +121,12 @@ def create_pki(directory: Path, service_ip: str) -> ClusterPki:
     admin, _, _ = _issue(
         directory, "admin", _name("pulse-admin", "system:masters"), (ca_cert, ca_key)
     )
+    kubelet_client, _, _ = _issue(
+        directory,
+        "apiserver-kubelet-client",
+        _name("kube-apiserver-kubelet-client", "system:masters"),
+        (ca_cert, ca_key),
+    )
     sa_key = ec.generate_private_key(ec.SECP256R1())
     service_account = KeyPair(cert=directory / "sa.pub", key=directory / "sa.key")
     service_account.cert.write_bytes(
@@ -128,4 +135,35 @@ def create_pki(directory: Path, service_ip: str) -> ClusterPki:
         )
     )
     _write_key(service_account.key, sa_key)
-    return ClusterPki(ca=ca_pair, apiserver=apiserver, admin=admin, service_account=service_account)
+    return ClusterPki(
+        ca=ca_pair,
+        apiserver=apiserver,
+        admin=admin,
+        kubelet_client=kubelet_client,
+        service_account=service_account,
+    )
+
+
+def issue_from_ca(
+    directory: Path,
+    stem: str,
+    common_name: str,
+    organization: str | None,
+    ca: KeyPair,
+    *,
+    server_names: list[str] | None = None,
+) -> KeyPair:
+    """A pair signed by an existing CA's files: a client certificate, or a serving one
+    when `server_names` is given (a kubelet's, for instance)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    pair, _, _ = _issue(
+        directory,
+        stem,
+        _name(common_name, organization),
+        (ca_cert, ca_key),
+        server_names=server_names,
+    )
+    return pair
