@@ -227,4 +227,22 @@ INVALID_COLLECTORS = [
         "spec.sidecar.logLevel",
         "Unsupported value",
     ),
+    InvalidCase(
+        "unknown toleration effect",
+        {"tolerations": [{"key": "dedicated", "effect": "NoRun"}]},
+        "spec.tolerations[0].effect",
+        "Unsupported value",
+    ),
+    InvalidCase(
+        "toleration Exists with a value",
+        {"tolerations": [{"key": "dedicated", "operator": "Exists", "value": "x"}]},
+        "spec.tolerations[0]",
+        "value must be empty when operator is Exists",
+    ),
+    InvalidCase(
+        "tolerationSeconds without NoExecute",
+        {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 30}]},
+        "spec.tolerations[0]",
+        "tolerationSeconds applies only to effect NoExecute",
+    ),
 ]

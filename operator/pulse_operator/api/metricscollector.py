@@ -414,6 +414,49 @@ class MonitorSpec(ApiModel):
     )
 
 
+class Toleration(ApiModel):
+    """A taint the collector's pods tolerate (core/v1 Toleration)."""
+
+    model_config = _cel(
+        (
+            "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || "
+            "self.value == ''",
+            "value must be empty when operator is Exists",
+        ),
+        (
+            "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            "tolerationSeconds applies only to effect NoExecute",
+        ),
+    )
+
+    key: str | None = Field(
+        default=None,
+        description="The taint key; empty with operator Exists tolerates every taint.",
+        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        max_length=316,
+    )
+    operator: Literal["Exists", "Equal"] | None = Field(
+        default=None, description="Exists, or Equal (the default) to match value."
+    )
+    value: str | None = Field(default=None, description="The taint value.", max_length=63)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="The taint effect to tolerate; empty tolerates all."
+    )
+    toleration_seconds: int | None = Field(
+        default=None,
+        description="With effect NoExecute: how long the pod stays bound after the taint appears.",
+        ge=0,
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Toleration:
+        if self.operator == "Exists" and self.value:
+            raise ValueError("value must be empty when operator is Exists")
+        if self.toleration_seconds is not None and self.effect != "NoExecute":
+            raise ValueError("tolerationSeconds applies only to effect NoExecute")
+        return self
+
+
 class MetricsCollectorSpec(ApiModel):
     """A collector Deployment with the Pulse sidecar, its Service, scrape objects and alerts."""
 
@@ -428,6 +471,16 @@ class MetricsCollectorSpec(ApiModel):
 
     collector: CollectorContainer = Field(description="The user's collector container.")
     replicas: int = Field(default=1, description="Pods to run.", ge=0, le=100)
+    node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="Node labels the pods must match (a Pod's nodeSelector).",
+        max_length=32,
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list,
+        description="Taints the pods tolerate (a Pod's tolerations).",
+        max_length=32,
+    )
     sidecar: SidecarSpec = Field(
         default_factory=SidecarSpec, description="The Pulse sidecar container."
     )

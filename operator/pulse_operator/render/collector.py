@@ -98,6 +98,18 @@ def _secret_volumes(
     return volumes, mounts
 
 
+def _placement(spec: MetricsCollectorSpec) -> dict[str, Any]:
+    """nodeSelector and tolerations, only when set, so existing pod templates keep their hash."""
+    placement: dict[str, Any] = {}
+    if spec.node_selector:
+        placement["nodeSelector"] = dict(spec.node_selector)
+    if spec.tolerations:
+        placement["tolerations"] = [
+            t.model_dump(by_alias=True, exclude_none=True) for t in spec.tolerations
+        ]
+    return placement
+
+
 def render_deployment(
     owner: Owner, spec: MetricsCollectorSpec, settings: OperatorSettings, config_map: dict[str, Any]
 ) -> dict[str, Any]:
@@ -181,6 +193,7 @@ def render_deployment(
                         "fsGroup": NONROOT_UID,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
+                    **_placement(spec),
                     "automountServiceAccountToken": False,
                     "terminationGracePeriodSeconds": 30,
                     "containers": [collector, sidecar],

@@ -17,8 +17,14 @@ def test_rendering_the_examples_directory_prints_every_child(
 ) -> None:
     assert cli.main(["render", "-f", str(REPO / "examples")]) == 0
     kinds = [doc["kind"] for doc in yaml.safe_load_all(capsys.readouterr().out)]
-    assert kinds.count("Deployment") == len(list((REPO / "examples/collectors").glob("*.yaml")))
-    assert kinds.count("PrometheusRule") >= len(list((REPO / "examples/slos").glob("*.yaml")))
+    examples = [
+        doc.get("kind")
+        for path in sorted((REPO / "examples").rglob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if isinstance(doc, dict)
+    ]
+    assert kinds.count("Deployment") == examples.count("MetricsCollector") > 0
+    assert kinds.count("PrometheusRule") >= examples.count("SLO") > 0
 
 
 def test_json_output_is_one_list(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,7 @@ EXAMPLES = sorted(
     [
         *(REPO / "examples" / "collectors").glob("*.yaml"),
         *(REPO / "examples" / "slos").glob("*.yaml"),
+        *(REPO / "examples" / "real-node").glob("*.yaml"),
     ]
 )
 
