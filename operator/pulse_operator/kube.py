@@ -45,6 +45,7 @@ KINDS = {
         Kind("v1", "ConfigMap", "configmaps"),
         Kind("v1", "Service", "services"),
         Kind("v1", "Secret", "secrets"),
+        Kind("v1", "Pod", "pods"),
         Kind("apps/v1", "Deployment", "deployments"),
         Kind("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
         Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
@@ -177,6 +178,20 @@ class Kube:
                 for r in item["metadata"].get("ownerReferences", [])
             )
         ]
+
+    def list_pods(self, namespace: str, selector: dict[str, str]) -> list[Object] | None:
+        """The pods matching `selector` (a Deployment's), or None when RBAC does not allow
+        listing pods: they only add detail to a status, never decide it."""
+        query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
+        try:
+            items: list[Object] = self._call(
+                "GET", KINDS["Pod"].collection(namespace), query=query
+            ).get("items", [])
+        except ApiException as error:
+            if error.status == 403:
+                return None
+            raise
+        return items
 
     def delete(self, kind_name: str, namespace: str, name: str) -> None:
         """Deletes an object; one that is already gone is fine."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pulse_operator import drift, validation
+from pulse_operator import drift, pod_health, validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.kube import KINDS, Kube, Object
@@ -73,9 +73,10 @@ def _referenced_secrets(spec: MetricsCollectorSpec) -> list[str]:
 
 
 def _deployment_conditions(
-    deployment: Object | None,
+    deployment: Object | None, pods: list[Object]
 ) -> tuple[ConditionUpdate, ConditionUpdate, dict[str, int]]:
-    """Ready and Progressing from the Deployment's own status, and the replica counts."""
+    """Ready and Progressing from the Deployment's own status, and the replica counts;
+    while pods are not Ready, the message says which and why."""
     if deployment is None:
         return (
             ConditionUpdate("Ready", "False", "DeploymentMissing", "the Deployment is not there"),
@@ -100,6 +101,8 @@ def _deployment_conditions(
             counts,
         )
     message = f"{available}/{spec_replicas} pods available, {updated} updated"
+    if why := pod_health.unready_pods(pods):
+        message = f"{message}; {why}"
     return (
         ConditionUpdate("Ready", "False", "PodsNotReady", message),
         ConditionUpdate("Progressing", "True", "RollingOut", message),
@@ -188,14 +191,29 @@ def correct_drift(kube: Kube, desired: list[Object], child: Object, deleted: boo
     return ref(match[0])
 
 
+def _pods_if_unready(kube: Kube, owner: Owner, deployment: Object | None) -> list[Object]:
+    """The Deployment's pods when some are not ready (to say why), else none: a healthy
+    collector costs no pod listing."""
+    if deployment is None:
+        return []
+    status = deployment.get("status", {})
+    wanted = int(deployment.get("spec", {}).get("replicas", 1))
+    counts = ("readyReplicas", "availableReplicas", "updatedReplicas")
+    if all(int(status.get(count, 0)) >= wanted for count in counts):
+        return []
+    selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    return kube.list_pods(owner.namespace, selector) or []
+
+
 def _collector_status(
     body: Mapping[str, Any],
     spec: MetricsCollectorSpec,
     children: list[Object],
     skipped: list[str],
     deployment: Object | None,
+    pods: list[Object],
 ) -> dict[str, Any]:
-    ready, progressing, counts = _deployment_conditions(deployment)
+    ready, progressing, counts = _deployment_conditions(deployment, pods)
     if skipped:
         degraded = ConditionUpdate(
             "Degraded",
@@ -235,7 +253,8 @@ def reconcile_collector(
         return outcome
     applied = apply_children(kube, owner, children, prune=COLLECTOR_PRUNABLE_KINDS if prune else ())
     deployment = applied.live.get(f"Deployment/{owner.name}")
-    status = _collector_status(body, spec, children, applied.skipped, deployment)
+    pods = _pods_if_unready(kube, owner, deployment)
+    status = _collector_status(body, spec, children, applied.skipped, deployment, pods)
     return _applied_outcome(kube, body, status, applied)
 
 
@@ -258,7 +277,8 @@ def collector_child_changed(
     owner = owner_of(body)
     deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than the event
     skipped = [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
-    status = _collector_status(body, spec, children, skipped, deployment)
+    pods = _pods_if_unready(kube, owner, deployment)
+    status = _collector_status(body, spec, children, skipped, deployment, pods)
     _write_status(kube, body, status)
     return Outcome(applied=[corrected] if corrected else [])
 

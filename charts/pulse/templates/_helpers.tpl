@@ -109,6 +109,11 @@ into one Role per watched namespace.
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "podmonitors", "prometheusrules"]
   verbs: ["list", "watch", "create", "patch", "delete"]
+# The collectors' pods: listed by the Deployment's selector only while some are not Ready,
+# so the status can say which pod and container fail and why; never written.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list"]
 # Secrets: only read by name, as metadata, to check that referenced Secrets exist;
 # never listed or watched, so the operator cannot enumerate or bulk-read them.
 - apiGroups: [""]

@@ -231,6 +231,35 @@ EVENTS_POSTED = Behaviour(
     "what the operator applied is reported as an Event", Scene.start_collector, _applied_event
 )
 
+
+def _unschedulable_collector(scene: Scene) -> None:
+    scene.api.apply(
+        {
+            "apiVersion": "pulse.dev/v1alpha1",
+            "kind": "MetricsCollector",
+            "metadata": {"name": "stuck", "namespace": scene.namespace},
+            "spec": {
+                "collector": {"image": "probe-app:1"},
+                "nodeSelector": {"pulse.dev/no-such-node": "true"},
+            },
+        }
+    )
+
+
+def _names_the_pod(scene: Scene) -> bool:
+    obj = scene.api.get("MetricsCollector", scene.namespace, "stuck") or {}
+    ready = [c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"]
+    # the Deployment's status changes once its pod exists: the message then names it
+    return bool(ready) and "pod stuck-" in ready[0].get("message", "")
+
+
+POD_PROBLEM_REPORTED = Behaviour(
+    "a collector whose pod is not Ready says which pod and why",
+    _unschedulable_collector,
+    _names_the_pod,
+    window=5.0,
+)
+
 NEEDED: dict[Permission, Behaviour] = {
     # Every reconciliation reads its owner afresh (kopf's copy may be older).
     ("pulse.dev", "metricscollectors", "get"): COLLECTOR_RECONCILED,
@@ -289,6 +318,7 @@ NEEDED: dict[Permission, Behaviour] = {
     ("monitoring.coreos.com", "prometheusrules", "create"): SLO_RECONCILED,
     ("monitoring.coreos.com", "prometheusrules", "patch"): SLO_RECONCILED,
     ("monitoring.coreos.com", "prometheusrules", "delete"): RULE_PRUNED,
+    ("", "pods", "list"): POD_PROBLEM_REPORTED,
     ("", "secrets", "get"): COLLECTOR_RECONCILED,
     ("", "events", "create"): EVENTS_POSTED,
 }
