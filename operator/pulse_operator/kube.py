@@ -7,6 +7,7 @@ fields it sets and never overwrites what other controllers or people own elsewhe
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ DISCOVERY_TTL_SECONDS = 30.0
 """How long a discovery answer is reused: CRDs installed later are seen within this."""
 
 Object = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ class Kube:
             ).get("items", [])
         except ApiException as error:
             if error.status == 403:
+                log.warning("cannot list pods to say why they are not Ready: %s", error.body)
                 return None
             raise
         return items
