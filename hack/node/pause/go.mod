@@ -1,0 +1,3 @@
+module pulse.dev/hack/node/pause
+
+go 1.24
