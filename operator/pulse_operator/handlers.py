@@ -105,6 +105,7 @@ def build_registry(
     metrics = metrics or OperatorMetrics()
     for owner_kind in OWNER_KINDS:
         _register_owner(registry, kube, settings, owner_kind, locks, metrics)
+    _register_pod_status_refresh(registry, kube, settings, locks, metrics)
     for group, version, plural, kind in CHILD_RESOURCES:
         _register_child_watch(
             registry, kube, settings, locks, metrics, group, version, plural, kind
@@ -164,6 +165,46 @@ def _register_owner(
         on(GROUP, VERSION, owner.plural, registry=registry, id=f"reconcile-{owner.plural}")(
             reconcile_owner
         )
+
+
+POD_STATUS_REFRESH_SECONDS = 10.0
+"""Seconds between re-reads of a collector's pods while they are not Ready. Only such
+collectors get the timer (kopf starts and stops it as the status changes), and the first
+read comes one period after they were reported: a collector that is Ready within that
+costs nothing."""
+
+
+def _pods_not_ready(status: Mapping[str, Any], **_: Any) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("reason") == "PodsNotReady"
+        for c in (status or {}).get("conditions", [])
+    )
+
+
+def _register_pod_status_refresh(
+    registry: kopf.OperatorRegistry,
+    kube: Kube,
+    settings: OperatorSettings,
+    locks: OwnerLocks,
+    metrics: OperatorMetrics,
+) -> None:
+    def refresh(namespace: str | None, name: str, uid: str, **_: Any) -> None:
+        with locks(uid), metrics.reconciling("MetricsCollector", "pods") as result:
+            current = _current(kube, "MetricsCollector", namespace or "", name, uid)
+            if current is not None:
+                reconcile.refresh_collector_status(kube, settings, current)
+            result["result"] = "ok"
+
+    kopf.timer(
+        GROUP,
+        VERSION,
+        "metricscollectors",
+        registry=registry,
+        id="pods-not-ready",
+        interval=POD_STATUS_REFRESH_SECONDS,
+        initial_delay=POD_STATUS_REFRESH_SECONDS,
+        when=_pods_not_ready,
+    )(refresh)
 
 
 def _register_child_watch(

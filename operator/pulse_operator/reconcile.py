@@ -274,13 +274,32 @@ def collector_child_changed(
     corrected = correct_drift(kube, children, child, deleted)
     if child["kind"] != "Deployment" and corrected is None:
         return None
+    _refresh_collector_status(kube, body, spec, children)
+    return Outcome(applied=[corrected] if corrected else [])
+
+
+def refresh_collector_status(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]
+) -> None:
+    """Re-reads the Deployment and its pods and rewrites the status if it moved: a pod
+    going from ContainerCreating to CrashLoopBackOff changes no Deployment field, so no
+    child event would tell."""
+    try:
+        spec, children = parse_and_render_collector(owner_of(body), body.get("spec"), settings)
+    except validation.SpecError:
+        return
+    _refresh_collector_status(kube, body, spec, children)
+
+
+def _refresh_collector_status(
+    kube: Kube, body: Mapping[str, Any], spec: MetricsCollectorSpec, children: list[Object]
+) -> None:
     owner = owner_of(body)
-    deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than the event
+    deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than any event
     skipped = [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
     pods = _pods_if_unready(kube, owner, deployment)
     status = _collector_status(body, spec, children, skipped, deployment, pods)
     _write_status(kube, body, status)
-    return Outcome(applied=[corrected] if corrected else [])
 
 
 def _failed(

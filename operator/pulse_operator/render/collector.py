@@ -195,6 +195,9 @@ def render_deployment(
                     },
                     **_placement(spec),
                     "automountServiceAccountToken": False,
+                    # no {SERVICE}_PORT=tcp://... variables: a Service named like the
+                    # collector's own settings prefix (demo -> DEMO_PORT) would override them
+                    "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": 30,
                     "containers": [collector, sidecar],
                     "volumes": [

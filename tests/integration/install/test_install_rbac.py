@@ -249,7 +249,6 @@ def _unschedulable_collector(scene: Scene) -> None:
 def _names_the_pod(scene: Scene) -> bool:
     obj = scene.api.get("MetricsCollector", scene.namespace, "stuck") or {}
     ready = [c for c in obj.get("status", {}).get("conditions", []) if c["type"] == "Ready"]
-    # the Deployment's status changes once its pod exists: the message then names it
     return bool(ready) and "pod stuck-" in ready[0].get("message", "")
 
 
@@ -257,7 +256,7 @@ POD_PROBLEM_REPORTED = Behaviour(
     "a collector whose pod is not Ready says which pod and why",
     _unschedulable_collector,
     _names_the_pod,
-    window=5.0,
+    window=15.0,  # a Deployment event, or the pods-not-ready timer (10 s) after it
 )
 
 NEEDED: dict[Permission, Behaviour] = {
