@@ -10,7 +10,7 @@ VENV_STAMP := $(VENV)/.pulse-installed
 PY := $(VENV)/bin/python
 DEV_PYTHONPATH := PYTHONPATH=$(CURDIR)/hack
 
-.PHONY: help venv tools checkov manifests test lint typecheck unit integration cluster demo bench clean
+.PHONY: help venv tools images checkov manifests test lint typecheck unit integration e2e cluster demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 
 tools: ## Build etcd, Kubernetes, KWOK, Prometheus and Pushgateway into .pulse/bin (cached)
 	hack/tools/build.sh
+
+images: ## Build the operator, sidecar, demo-collector and pause images into .pulse/images (root, Linux; cached)
+	hack/images/build.sh
 
 checkov: ## checkov in its own pinned virtual environment (.pulse/checkov)
 	hack/install-checkov.sh $(PYTHON)
@@ -44,20 +47,26 @@ typecheck: venv ## mypy --strict on both packages and the dev cluster
 	$(VENV)/bin/mypy -p pulse_operator -p pulse_sidecar
 	MYPYPATH=hack $(VENV)/bin/mypy -p pulse_devcluster -m pulse_chart
 
-test: venv tools checkov lint typecheck ## Lint, type checks, unit and integration tests
-	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests
+test: venv tools checkov lint typecheck ## Lint, type checks, unit and integration tests, then the real-node stage (make e2e)
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not e2e'
+	$(MAKE) --no-print-directory e2e
 
 unit: venv ## Only the fast tests that need no built binaries
-	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration'
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration and not e2e'
 
 integration: venv tools checkov ## Only the tests that run against the local control plane and other real binaries
 	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m integration
 
-cluster: venv tools ## Run the local control plane in the foreground; kubeconfig at .pulse/kubeconfig
-	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster cluster
+e2e: venv tools ## The real-node tests: a kubelet, containerd and runc running the images (root on Linux; says why when skipped)
+	$(DEV_PYTHONPATH) hack/run-e2e.sh $(VENV)/bin/pytest tests/e2e -m e2e
 
-demo: venv tools ## Control plane + CRDs + operator + examples, and what they produced
-	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster demo
+cluster: venv tools ## Run the local control plane in the foreground; kubeconfig at .pulse/kubeconfig
+	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster cluster --real-node=$${REAL_NODE:-no}
+
+demo: venv tools ## Control plane + CRDs + operator + examples (on a real node as root), and what they produced
+	@if [[ $$(uname -s) == Linux && $$(id -u) -eq 0 && $${REAL_NODE:-auto} != no ]] && command -v apt-get >/dev/null; then \
+	  hack/node/install-deps.sh && hack/images/build.sh; fi
+	$(DEV_PYTHONPATH) exec $(PY) -m pulse_devcluster demo --real-node=$${REAL_NODE:-auto}
 
 bench: venv tools ## Run the benchmarks under bench/; each prints its figures
 	@for b in bench/bench_*.py; do echo "== $$b"; $(DEV_PYTHONPATH) $(PY) $$b; done

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from types import FrameType
 
-from pulse_devcluster import demo, paths
+from pulse_devcluster import demo, node, paths
 from pulse_devcluster.cluster import ClusterError, LocalCluster
+from pulse_devcluster.host import HostError
 from pulse_devcluster.processes import ProcessFailedError
 
 
@@ -40,10 +43,35 @@ def _serve(cluster: LocalCluster) -> None:
     _wait_forever(cluster)
 
 
+@contextlib.contextmanager
+def _real_node(cluster: LocalCluster, wanted: str) -> Iterator[node.RealNode | None]:
+    """A real node when asked for ("yes"), or when the machine allows it ("auto")."""
+    reason = None if wanted == "yes" else node.unavailable_reason()
+    if wanted == "no" or reason:
+        why = "--real-node=no" if wanted == "no" else reason
+        print(f"Nodes: KWOK only (simulated pods; {why})", flush=True)
+        yield None
+        return
+    print("Starting a real node (containerd, runc, kubelet) and loading the images...", flush=True)
+    with node.RealNode(cluster) as real:
+        print(
+            f"Nodes: KWOK and the real node {real.name} (Ready in {real.startup_seconds:.1f}s; "
+            f"logs in {real.log_dir})",
+            flush=True,
+        )
+        yield real
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pulse_devcluster", description=__doc__)
     parser.add_argument("command", choices=["cluster", "demo"])
     parser.add_argument("--nodes", type=int, default=1, help="how many KWOK nodes to simulate")
+    parser.add_argument(
+        "--real-node",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="add a real kubelet+containerd node (auto: when root on Linux with the images)",
+    )
     args = parser.parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_stop)
@@ -59,17 +87,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"logs in {cluster.log_dir}",
                 flush=True,
             )
-            if args.command == "demo":
-                with demo.running(cluster) as status:
-                    if os.environ.get("DEMO_ONCE") == "1":
-                        return status
+            with _real_node(cluster, args.real_node) as real:
+                if args.command == "demo":
+                    with demo.running(cluster, real) as status:
+                        if os.environ.get("DEMO_ONCE") == "1":
+                            return status
+                        _serve(cluster)
+                else:
                     _serve(cluster)
-            else:
-                _serve(cluster)
     except _StopRequestedError:
         print("\nStopped; every process was shut down.", flush=True)
         return 0
-    except (ClusterError, ProcessFailedError, paths.MissingToolError) as error:
+    except (ClusterError, HostError, ProcessFailedError, paths.MissingToolError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import tempfile
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.node import GATEWAY_IP, RealNode
 from pulse_devcluster.operator import start_operator
+from pulse_devcluster.processes import ManagedProcess
 
 EXAMPLE_DIRS = ("examples/collectors", "examples/slos")
+REAL_NODE_EXAMPLES = "examples/real-node"
 READY_TIMEOUT = "120s"
+RECEIVER_PORT = 9090
+"""Where examples/real-node's sink writes: a Prometheus on the pod network's gateway."""
+# Asked from inside the pod network: the demo collector's container fetches its sidecar's
+# /status over the pod's localhost.
+STATUS_FROM_THE_POD = (
+    "import urllib.request; "
+    "print(urllib.request.urlopen('http://127.0.0.1:8000/status', timeout=5).read().decode())"
+)
 
 
 def _section(title: str) -> None:
@@ -67,14 +83,62 @@ def _show(cluster: LocalCluster) -> None:
     )
 
 
+def _receiver(work_dir: Path) -> ManagedProcess:
+    """A real Prometheus accepting remote write where the real node's pods can reach it."""
+    (work_dir / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
+    return ManagedProcess.start(
+        "demo-receiver",
+        [
+            paths.binary("prometheus"),
+            f"--config.file={work_dir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={work_dir / 'data'}",
+            f"--web.listen-address={GATEWAY_IP}:{RECEIVER_PORT}",
+            "--web.enable-remote-write-receiver",
+        ],
+        work_dir,
+    )
+
+
+def _show_real_pods(cluster: LocalCluster) -> None:
+    _section("Real pods (examples/real-node on the real node)")
+    print(cluster.kubectl("get", "pods", "-n", "pulse-demo", "-o", "wide").stdout)
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", "pulse-demo", "-o", "json").stdout)[
+        "items"
+    ]
+    if not pods:
+        return
+    name = pods[0]["metadata"]["name"]
+    _section(f"The sidecar's /status, asked from inside pod {name}")
+    answer = cluster.kubectl(
+        "exec", "-n", "pulse-demo", name, "-c", "collector", "--",
+        "python3", "-c", STATUS_FROM_THE_POD, check=False,
+    )  # fmt: skip
+    print(answer.stdout if answer.returncode == 0 else f"(exec failed: {answer.stderr})")
+    query = 'count by (__name__) ({__name__=~"demo_.+"})'
+    url = f"http://{GATEWAY_IP}:{RECEIVER_PORT}/api/v1/query?query=" + urllib.parse.quote(query)
+    for _ in range(30):  # the first push is one sink interval (5 s) after the first scrape
+        with urllib.request.urlopen(url, timeout=5) as response:
+            result = json.loads(response.read())["data"]["result"]
+        if result:
+            break
+        time.sleep(1)
+    _section("Series the sidecar remote-wrote to the demo's Prometheus")
+    for series in result:
+        print(f"  {series['metric']['__name__']}: {series['value'][1]} series")
+
+
 @contextlib.contextmanager
-def running(cluster: LocalCluster) -> Iterator[int]:
-    """Runs the operator, applies the examples and shows the result; yields the exit status
-    (0 when every example is Ready) while the operator keeps running."""
+def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterator[int]:
+    """Runs the operator, applies the examples (those of examples/real-node too when a real
+    node runs) and shows the result; yields the exit status (0 when every example is Ready)
+    while the operator keeps running."""
     operator = start_operator(cluster)
+    receiver_dir = tempfile.TemporaryDirectory(prefix="pulse-demo-receiver-")
+    receiver = _receiver(Path(receiver_dir.name)) if real_node else None
     try:
         print(f"Operator running (pid {operator.pid}), logs in {operator.log_path}", flush=True)
-        for directory in EXAMPLE_DIRS:
+        directories = [*EXAMPLE_DIRS, *([REAL_NODE_EXAMPLES] if real_node else [])]
+        for directory in directories:
             print(cluster.kubectl("apply", "-f", str(paths.REPO_ROOT / directory)).stdout, end="")
         waited = cluster.kubectl(
             "wait", "--for=condition=Ready", "metricscollectors,slos", "--all", "-A",
@@ -82,6 +146,8 @@ def running(cluster: LocalCluster) -> Iterator[int]:
         )  # fmt: skip
         operator.ensure_running()
         _show(cluster)
+        if real_node is not None:
+            _show_real_pods(cluster)
         if waited.returncode == 0:
             print("Every example is Ready.", flush=True)
         else:
@@ -89,3 +155,6 @@ def running(cluster: LocalCluster) -> Iterator[int]:
         yield 0 if waited.returncode == 0 else 1
     finally:
         operator.stop()
+        if receiver is not None:
+            receiver.stop()
+        receiver_dir.cleanup()

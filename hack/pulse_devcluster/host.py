@@ -83,6 +83,8 @@ class HostChanges:
     """The bridge interface created for the pod network."""
     sysctls: dict[str, str] = field(default_factory=dict)
     """Kernel settings as they were before the node started, to be put back."""
+    iptables: list[list[str]] = field(default_factory=list)
+    """Rules inserted, each as [table, chain, rule...], to be deleted again."""
 
     @classmethod
     def load(cls, work_dir: Path) -> HostChanges:
@@ -95,6 +97,7 @@ class HostChanges:
             cgroup=str(data.get("cgroup", "")),
             bridge=str(data.get("bridge", "")),
             sysctls={str(k): str(v) for k, v in dict(data.get("sysctls", {})).items()},
+            iptables=[[str(part) for part in rule] for rule in data.get("iptables", [])],
         )
 
     def _save(self) -> None:
@@ -129,6 +132,12 @@ class HostChanges:
         run("ip", "link", "add", name, "type", "bridge")
         run("ip", "addr", "add", address_cidr, "dev", name)
         run("ip", "link", "set", name, "up")
+
+    def insert_iptables_rule(self, table: str, chain: str, *rule: str) -> None:
+        """Inserts a rule at the top of a chain (before anything the host has there)."""
+        self.iptables.append([table, chain, *rule])
+        self._save()
+        run("iptables", "-w", "-t", table, "-I", chain, "1", *rule)
 
     # -- undoing them ----------------------------------------------------------------
 
@@ -184,6 +193,15 @@ class HostChanges:
             done = subprocess.run(["umount", "-l", str(point)], capture_output=True, text=True)
             if done.returncode != 0:
                 problems.append(f"umount {point}: {done.stderr.strip()}")
+        for table, chain, *rule in reversed(self.iptables):
+            present = subprocess.run(
+                ["iptables", "-w", "-t", table, "-C", chain, *rule], capture_output=True
+            )
+            if present.returncode == 0:
+                try:
+                    run("iptables", "-w", "-t", table, "-D", chain, *rule)
+                except HostError as error:
+                    problems.append(str(error))
         if self.bridge and Path(f"/sys/class/net/{self.bridge}").exists():
             # the pods' veths went with their network namespaces; any left are on the bridge
             for port in Path(f"/sys/class/net/{self.bridge}/brif").glob("*"):

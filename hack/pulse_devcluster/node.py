@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +28,8 @@ from types import TracebackType
 import yaml
 
 from pulse_devcluster import paths
-from pulse_devcluster.cluster import ClusterError, LocalCluster
+from pulse_devcluster.apiproxy import TcpRelay
+from pulse_devcluster.cluster import SERVICE_IP, ClusterError, LocalCluster
 from pulse_devcluster.host import HostChanges, HostError, cgroup_hierarchies
 from pulse_devcluster.pki import issue_from_ca
 from pulse_devcluster.processes import ManagedProcess, free_port
@@ -38,7 +40,13 @@ TAINT_KEY = "pulse.dev/real-node"
 GATEWAY_IP = "10.245.0.1"
 """The default node's bridge address: its InternalIP, and where its pods reach servers on
 the host. A node started with `network=N` uses 10.245.N.0/24 instead."""
-PAUSE_IMAGE = "docker.io/library/pulse-pause:1.0"
+PAUSE_IMAGE = "pulse-pause:1.0"
+"""The pod sandbox image (`make images`), named as pod specs name images: containerd
+qualifies it the same way on import and on lookup."""
+NO_REGISTRY = "http://127.0.0.1:9"
+"""Where image pulls go: the discard port on loopback, where nothing listens."""
+API_RELAY_PORT = 6443
+"""Where on the gateway the relay to the API server listens (see apiproxy.py)."""
 CNI_PLUGIN_DIRS = (Path("/usr/lib/cni"), Path("/opt/cni/bin"))
 _WORK_DIR_PREFIX = "pulse-node-"
 _OWNER_FILE = "owner.pid"
@@ -94,6 +102,7 @@ class RealNode:
         self._processes: list[ManagedProcess] = []
         self._work_dir: Path | None = None
         self._changes: HostChanges | None = None
+        self._relay: TcpRelay | None = None
         self.startup_seconds = 0.0
 
     def __enter__(self) -> RealNode:
@@ -126,8 +135,10 @@ class RealNode:
             changes.remember_sysctls()
             changes.make_cgroup(f"/pulse-node-{token}")
             changes.make_bridge(f"pulsebr-{token}", f"{self.gateway_ip}/24")
+            self._fence_and_route_api(changes)
             self._start_containerd()
             self._import_images()
+            self._fence_registries()
             self._start_kubelet()
             self.cluster_wait("the real node to be Ready", self._ready)
         except BaseException:
@@ -141,6 +152,9 @@ class RealNode:
         for process in reversed(self._processes):
             process.stop()
         self._processes.clear()
+        if self._relay is not None:
+            self._relay.stop()
+            self._relay = None
         problems: list[str] = []
         if self._changes is not None:
             problems = self._changes.undo()
@@ -240,6 +254,27 @@ class RealNode:
         self.cluster_wait("containerd's socket", self._containerd_socket.exists, timeout=30)
         self.cluster_wait("containerd to answer", self._containerd_answers, timeout=30)
 
+    def _fence_and_route_api(self, changes: HostChanges) -> None:
+        """Nothing a pod sends is forwarded by the host (whatever ip_forward says), and the
+        pods' `kubernetes` Service address leads to the API server (apiproxy.py)."""
+        bridge = changes.bridge
+        # pod to pod stays on the bridge; anything routed into or out of it is dropped
+        changes.insert_iptables_rule(
+            "filter", "FORWARD", "-i", bridge, "!", "-o", bridge, "-j", "DROP"
+        )
+        changes.insert_iptables_rule(
+            "filter", "FORWARD", "-o", bridge, "!", "-i", bridge, "-j", "DROP"
+        )
+        api = urllib.parse.urlsplit(self.cluster.server)
+        self._relay = TcpRelay(
+            (self.gateway_ip, API_RELAY_PORT), ("127.0.0.1", int(api.port or 443))
+        )
+        relay = f"{self.gateway_ip}:{API_RELAY_PORT}"
+        changes.insert_iptables_rule(
+            "nat", "PREROUTING", "-i", bridge, "-d", f"{SERVICE_IP}/32", "-p", "tcp",
+            "--dport", "443", "-j", "DNAT", "--to-destination", relay,
+        )  # fmt: skip
+
     def _containerd_answers(self) -> bool:
         try:
             self.ctr("version", timeout=10)
@@ -281,7 +316,30 @@ state = "{work / "containerd" / "state"}"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{cni_bin}"
     conf_dir = "{cni_dir}"
+  # every image is imported; a pull (a typo, pullPolicy: Always) goes to a closed
+  # loopback port and fails at once instead of leaving the machine
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{self._registry_hosts}"
 """
+
+    @property
+    def _registry_hosts(self) -> Path:
+        return self.work_dir / "registry-hosts"
+
+    def _fence_registries(self) -> None:
+        """Points every registry the imported images are named after (the one containerd
+        qualifies unqualified names with) at a closed loopback port: no pull leaves the
+        machine, it fails at once with ErrImagePull."""
+        names = self.ctr("images", "ls", "--quiet").split()
+        for host in sorted(
+            {n.split("/")[0] for n in names if "/" in n and not n.startswith("sha256:")}
+        ):
+            directory = self._registry_hosts / host
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / "hosts.toml").write_text(
+                f'server = "{NO_REGISTRY}"\n'
+                f'[host."{NO_REGISTRY}"]\n  capabilities = ["pull", "resolve"]\n'
+            )
 
     def _cni_config(self) -> dict[str, object]:
         assert self._changes is not None
@@ -299,7 +357,8 @@ state = "{work / "containerd" / "state"}"
                     "ipam": {
                         "type": "host-local",
                         "ranges": [[{"subnet": self.pod_subnet, "gateway": self.gateway_ip}]],
-                        "routes": [{"dst": self.pod_subnet}],
+                        # the pod subnet, and the `kubernetes` Service (DNAT to the relay)
+                        "routes": [{"dst": self.pod_subnet}, {"dst": f"{SERVICE_IP}/32"}],
                         "dataDir": str(self.work_dir / "cni-ipam"),
                     },
                 }

@@ -24,7 +24,9 @@ HARNESS = textwrap.dedent(
     import json, sys
     from pulse_devcluster.cluster import LocalCluster
     from pulse_devcluster.node import RealNode, NODE_KIND_LABEL, TAINT_KEY, PAUSE_IMAGE
-    with LocalCluster(crd_files=[]) as cluster, RealNode(cluster, network=int(sys.argv[1])):
+    from pulse_devcluster.paths import IMAGES_DIR
+    pause = [IMAGES_DIR / "pulse-pause.tar"]  # all this pod needs: a quick import
+    with LocalCluster(crd_files=[]) as cluster, RealNode(cluster, pause, network=int(sys.argv[1])):
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": "held", "namespace": "default"},
                "spec": {"nodeSelector": {NODE_KIND_LABEL: "real"},

@@ -51,11 +51,13 @@ def http_send(url: str, body: bytes | None = None, method: str = "POST") -> tupl
 class Prometheus:
     """A real Prometheus accepting remote write; stop and start it to simulate an outage."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, host: str = "127.0.0.1") -> None:
+        """`host` is the address it listens on: loopback, or a real node's pod gateway."""
         self.binary = paths.binary("prometheus")
         self.workdir = workdir
+        self.host = host
         self.port = processes.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.process: processes.ManagedProcess | None = None
         (workdir / "prometheus.yml").write_text("global:\n  scrape_interval: 1h\n")
 
@@ -66,7 +68,7 @@ class Prometheus:
                 self.binary,
                 f"--config.file={self.workdir / 'prometheus.yml'}",
                 f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
+                f"--web.listen-address={self.host}:{self.port}",
                 "--web.enable-remote-write-receiver",
                 "--web.enable-otlp-receiver",
             ],

@@ -1,0 +1,134 @@
+"""Fixtures for the real-node tests: the local control plane with a real kubelet, containerd
+and runc beside KWOK, the images `make images` built, and the operator on the host.
+
+`make e2e` (hack/run-e2e.sh) decides whether this stage can run on the machine and says so;
+here a missing piece fails the test with its reason, it never skips.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+import yaml
+from pulse_devcluster import node, paths
+from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.operator import start_operator
+from pulse_devcluster.processes import ManagedProcess
+from tests.integration.sidecar.sidecar_upstreams import Prometheus
+from tests.support import eventually
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_EXAMPLE = REPO / "examples" / "real-node" / "demo.yaml"
+
+Apply = Callable[[dict[str, Any]], None]
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalCluster]:
+    with LocalCluster(crd_files=[*paths.pulse_crds(), *paths.third_party_crds()]) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def real_node(cluster: LocalCluster) -> Iterator[node.RealNode]:
+    reason = node.unavailable_reason()
+    if reason:
+        pytest.fail(f"the real node cannot start here: {reason}")
+    with node.RealNode(cluster) as running:
+        yield running
+        # shown when a test failed: what the kubelet said last
+        print(f"--- last lines of the kubelet's log:\n{running.log_tail('kubelet', 40)}")
+
+
+@pytest.fixture(scope="session")
+def pulse_operator(cluster: LocalCluster, real_node: node.RealNode) -> Iterator[ManagedProcess]:
+    process = start_operator(cluster)
+    try:
+        yield process
+    finally:
+        process.stop()
+        print(f"--- last lines of the operator's log:\n{process.log_tail(40)}")
+
+
+@pytest.fixture(scope="session")
+def api_client(cluster: LocalCluster) -> Iterator[kubernetes.client.ApiClient]:
+    client = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
+    """A fresh namespace that enforces the `restricted` Pod Security Standard."""
+    name = f"e2e-{uuid.uuid4().hex[:8]}"
+    core = kubernetes.client.CoreV1Api(api_client)
+    core.create_namespace(
+        {"metadata": {"name": name, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
+    )
+    yield name
+    core.delete_namespace(name)
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[Prometheus]:
+    """A real Prometheus accepting remote write on the pod network's gateway address: the
+    pods reach it, nothing off the machine does."""
+    prometheus = Prometheus(tmp_path, host=node.GATEWAY_IP)
+    prometheus.start()
+    yield prometheus
+    prometheus.stop()
+
+
+@pytest.fixture
+def apply(cluster: LocalCluster) -> Apply:
+    def run(document: dict[str, Any]) -> None:
+        cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(document))
+
+    return run
+
+
+def demo_collector(namespace: str, receiver_url: str | None = None) -> dict[str, Any]:
+    """The example MetricsCollector of examples/real-node, in `namespace`, writing to
+    `receiver_url` instead of the demo's receiver."""
+    documents = list(yaml.safe_load_all(DEMO_EXAMPLE.read_text()))
+    collector: dict[str, Any] = next(d for d in documents if d["kind"] == "MetricsCollector")
+    collector["metadata"]["namespace"] = namespace
+    if receiver_url is not None:
+        collector["spec"]["sinks"][0]["remoteWrite"]["url"] = f"{receiver_url}/api/v1/write"
+    return collector
+
+
+def pods_of(cluster: LocalCluster, namespace: str, collector: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/instance={collector}"
+    listed = cluster.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json")
+    pods: list[dict[str, Any]] = json.loads(listed.stdout)["items"]
+    return pods
+
+
+def ready_pod(cluster: LocalCluster, namespace: str, collector: str) -> dict[str, Any]:
+    """The collector's one pod once the kubelet reports it Ready, after waiting for it."""
+
+    def find() -> dict[str, Any] | None:
+        for pod in pods_of(cluster, namespace, collector):
+            conditions = pod.get("status", {}).get("conditions", [])
+            if pod["metadata"].get("deletionTimestamp") is None and any(
+                c["type"] == "Ready" and c["status"] == "True" for c in conditions
+            ):
+                return pod
+        return None
+
+    pod = eventually(find, timeout=120, what=f"a Ready pod of {namespace}/{collector}")
+    assert pod is not None
+    return pod
+
+
+def condition(resource: dict[str, Any], kind: str) -> dict[str, Any]:
+    found = [c for c in resource.get("status", {}).get("conditions", []) if c["type"] == kind]
+    assert found, f"no {kind} condition in {resource.get('status')}"
+    return found[0]
