@@ -239,13 +239,19 @@ def _rmdir_retrying(directory: Path, attempts: int = 50) -> None:
             time.sleep(0.1)
 
 
+def _link(path: Path) -> str:
+    """A network link's name, and the bridge it is attached to, if any."""
+    master = path / "master"
+    return f"{path.name} on {master.resolve().name}" if master.exists() else path.name
+
+
 def snapshot() -> dict[str, list[str]]:
     """What a real node could leave on the host, as sorted lists, for before/after tests:
     network links, mounts, top-level cgroups, the kernel settings, iptables rules, network
     namespaces and node work directories."""
     iptables = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False)
     return {
-        "links": sorted(p.name for p in Path("/sys/class/net").iterdir()),
+        "links": sorted(_link(p) for p in Path("/sys/class/net").iterdir()),
         "mounts": sorted(
             line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
         ),
