@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import pathlib
 import signal
 import sys
 import time
@@ -35,7 +36,7 @@ def _wait_forever(cluster: LocalCluster) -> None:
 def _serve(cluster: LocalCluster) -> None:
     """Says how to use the cluster, then runs until a signal (or a component fails)."""
     print(
-        f"\nexport KUBECONFIG={paths.DEFAULT_KUBECONFIG}\n"
+        f"\nexport KUBECONFIG={cluster.kubeconfig}\n"
         f"Try: {paths.BIN_DIR / 'kubectl'} get pulse -A\n"
         "Press Ctrl-C to stop.",
         flush=True,
@@ -44,7 +45,7 @@ def _serve(cluster: LocalCluster) -> None:
 
 
 @contextlib.contextmanager
-def _real_node(cluster: LocalCluster, wanted: str) -> Iterator[node.RealNode | None]:
+def _real_node(cluster: LocalCluster, wanted: str, network: int) -> Iterator[node.RealNode | None]:
     """A real node when asked for ("yes"), or when the machine allows it ("auto")."""
     reason = None if wanted == "yes" else node.unavailable_reason()
     if wanted == "no" or reason:
@@ -53,7 +54,7 @@ def _real_node(cluster: LocalCluster, wanted: str) -> Iterator[node.RealNode | N
         yield None
         return
     print("Starting a real node (containerd, runc, kubelet) and loading the images...", flush=True)
-    with node.RealNode(cluster) as real:
+    with node.RealNode(cluster, network=network) as real:
         print(
             f"Nodes: KWOK and the real node {real.name} (Ready in {real.startup_seconds:.1f}s; "
             f"logs in {real.log_dir})",
@@ -72,6 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="add a real kubelet+containerd node (auto: when root on Linux with the images)",
     )
+    parser.add_argument(
+        "--real-node-network",
+        type=int,
+        default=0,
+        choices=range(256),
+        metavar="N",
+        help="the real node's pod subnet is 10.245.N.0/24 (default 0)",
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=pathlib.Path,
+        default=paths.DEFAULT_KUBECONFIG,
+        help=f"where to write the admin kubeconfig (default {paths.DEFAULT_KUBECONFIG})",
+    )
     args = parser.parse_args(argv)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _raise_stop)
@@ -81,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             "kube-controller-manager, kube-scheduler, kwok)...",
             flush=True,
         )
-        with LocalCluster(nodes=args.nodes, kubeconfig_path=paths.DEFAULT_KUBECONFIG) as cluster:
+        with LocalCluster(nodes=args.nodes, kubeconfig_path=args.kubeconfig) as cluster:
             print(
                 f"Control plane ready in {cluster.startup_seconds:.1f}s at {cluster.server}; "
                 f"logs in {cluster.log_dir}",
                 flush=True,
             )
-            with _real_node(cluster, args.real_node) as real:
+            with _real_node(cluster, args.real_node, args.real_node_network) as real:
                 if args.command == "demo":
                     with demo.running(cluster, real) as status:
                         if os.environ.get("DEMO_ONCE") == "1":

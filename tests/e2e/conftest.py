@@ -8,9 +8,11 @@ here a missing piece fails the test with its reason, it never skips.
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import kubernetes
@@ -27,6 +29,16 @@ REPO = Path(__file__).resolve().parents[2]
 DEMO_EXAMPLE = REPO / "examples" / "real-node" / "demo.yaml"
 
 Apply = Callable[[dict[str, Any]], None]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM (a CI runner giving up, a service manager) ends the run as Ctrl-C does, so
+    the node's fixture still undoes its host changes; SIGKILL leaves them to the next start."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")

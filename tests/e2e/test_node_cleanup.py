@@ -7,32 +7,41 @@ in a subprocess, beside the session's node, and compares the host before and aft
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
-from pulse_devcluster import host, node
+from pulse_devcluster import host, node, paths
+from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-# Starts a cluster and a node, runs a pod on it, says so, then stops on a line of input
-# (or dies where it stands when killed).
+# A pod that the real node runs: nothing but the pause image.
+POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "held", "namespace": "default"},
+    "spec": {
+        "nodeSelector": {node.NODE_KIND_LABEL: "real"},
+        "tolerations": [{"key": node.TAINT_KEY, "operator": "Exists"}],
+        "containers": [{"name": "c", "image": node.PAUSE_IMAGE}],
+    },
+}
+# Starts a cluster and a node, runs the pod (argv[2]) on it, says so, then stops on a line
+# of input (or dies where it stands when killed).
 HARNESS = textwrap.dedent(
     """
-    import json, sys
+    import sys
     from pulse_devcluster.cluster import LocalCluster
-    from pulse_devcluster.node import RealNode, NODE_KIND_LABEL, TAINT_KEY, PAUSE_IMAGE
+    from pulse_devcluster.node import RealNode
     from pulse_devcluster.paths import IMAGES_DIR
     pause = [IMAGES_DIR / "pulse-pause.tar"]  # all this pod needs: a quick import
     with LocalCluster(crd_files=[]) as cluster, RealNode(cluster, pause, network=int(sys.argv[1])):
-        pod = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": "held", "namespace": "default"},
-               "spec": {"nodeSelector": {NODE_KIND_LABEL: "real"},
-                        "tolerations": [{"key": TAINT_KEY, "operator": "Exists"}],
-                        "containers": [{"name": "c", "image": PAUSE_IMAGE}]}}
-        cluster.kubectl("apply", "-f", "-", input=json.dumps(pod))
+        cluster.kubectl("apply", "-f", "-", input=sys.argv[2])
         cluster.kubectl("wait", "--for=condition=Ready", "pod/held", "--timeout=60s")
         print("running", flush=True)
         sys.stdin.readline()
@@ -43,7 +52,7 @@ HARNESS = textwrap.dedent(
 
 def _start_harness(network: int) -> subprocess.Popen[str]:
     harness = subprocess.Popen(
-        [sys.executable, "-c", HARNESS, str(network)],
+        [sys.executable, "-c", HARNESS, str(network), json.dumps(POD)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -79,6 +88,7 @@ def _assert_node_was_there(before: dict[str, list[str]]) -> None:
 
 
 def test_a_stopped_node_leaves_nothing_behind() -> None:
+    node.RealNode.remove_abandoned()  # what an earlier failed run left, not this one
     before = host.snapshot()
     harness = _start_harness(network=2)
     try:
@@ -91,6 +101,7 @@ def test_a_stopped_node_leaves_nothing_behind() -> None:
 
 
 def test_a_sigkilled_harness_is_cleaned_up_by_the_next_start() -> None:
+    node.RealNode.remove_abandoned()  # what an earlier failed run left, not this one
     before = host.snapshot()
     harness = _start_harness(network=3)
     try:
@@ -102,4 +113,47 @@ def test_a_sigkilled_harness_is_cleaned_up_by_the_next_start() -> None:
     assert _ours(host.snapshot()) != _ours(before)
     # ... until the next node start, which calls this first, reads the record and undoes it
     node.RealNode.remove_abandoned()
+    assert _ours(host.snapshot()) == _ours(before)
+
+
+def test_sigterm_to_make_cluster_with_a_real_node_undoes_everything(tmp_path: Path) -> None:
+    """What `REAL_NODE=yes make cluster` runs, stopped as a service manager (or Ctrl-C) would."""
+    node.RealNode.remove_abandoned()  # what an earlier failed run left, not this one
+    before = host.snapshot()
+    command = [
+        sys.executable, "-m", "pulse_devcluster", "cluster", "--real-node=yes",
+        "--real-node-network=4", f"--kubeconfig={tmp_path / 'kubeconfig'}",
+    ]  # fmt: skip
+    harness = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO / "hack")},
+    )
+    lines: list[str] = []
+    output = harness.stdout
+    assert output is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(output.readline, "")))
+    reader.start()
+    try:
+        eventually(
+            lambda: any(line.startswith("Press Ctrl-C") for line in lines),
+            timeout=180,
+            what=f"the cluster and its real node to be up; it said: {lines}",
+        )
+        assert any("the real node pulse-real-0" in line for line in lines), lines
+        kubectl = [str(paths.binary("kubectl")), f"--kubeconfig={tmp_path / 'kubeconfig'}"]
+        subprocess.run([*kubectl, "apply", "-f", "-"], input=json.dumps(POD), text=True, check=True)
+        subprocess.run(
+            [*kubectl, "wait", "--for=condition=Ready", "pod/held", "--timeout=60s"], check=True
+        )
+        _assert_node_was_there(before)
+        harness.send_signal(signal.SIGTERM)
+        assert harness.wait(timeout=120) == 0, lines
+    finally:
+        harness.kill()
+        reader.join(timeout=10)
+    assert any("every process was shut down" in line for line in lines), lines
+    assert not (tmp_path / "kubeconfig").exists()
     assert _ours(host.snapshot()) == _ours(before)

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
 from pulse_devcluster import node
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess
@@ -32,6 +33,22 @@ def _status(pod: dict[str, Any]) -> dict[str, Any]:
     assert code == 200, body
     document: dict[str, Any] = json.loads(body)
     return document
+
+
+def _successful_scrapes(sidecar: str) -> int:
+    """The sidecar's own count of successful scrapes of its one target."""
+    code, body = http_get(f"{sidecar}/metrics")
+    assert code == 200, body
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name == "collector_collections_total"
+                and labels.get("result") == "success"
+                and labels.get("source", "").startswith("scrape/")
+            ):
+                return int(sample.value)
+    raise AssertionError("no collector_collections_total for the scrape target")
 
 
 def _container_pid(real_node: node.RealNode, pod: dict[str, Any], container: str) -> int:
@@ -108,6 +125,14 @@ def test_scraped_samples_arrive_in_a_real_prometheus_without_a_gap(
     # the demo's own traffic really moved its counters, as the sidecar saw them
     counts = [float(v) for _, v in values]
     assert counts[-1] > counts[0], counts
+    # exact: as many samples arrived as the sidecar counts successful scrapes (flushed
+    # before and after reading its counter; a scrape may fall between the two)
+    sidecar = f"http://{pod['status']['podIP']}:{SIDECAR_PORT}"
+    assert http_send(f"{sidecar}/flush", b"")[0] == 200
+    scrapes = _successful_scrapes(sidecar)
+    assert http_send(f"{sidecar}/flush", b"")[0] == 200
+    (series,) = receiver.query(f'demo_request_duration_seconds_count{{pod="{name}"}}[1h]')
+    assert scrapes <= len(series["values"]) <= scrapes + 1, (scrapes, len(series["values"]))
     labels = receiver.query(f'demo_requests_total{{pod="{name}",code="200"}}')
     assert labels, "no demo_requests_total{code='200'} series"
     assert labels[0]["metric"]["namespace"] == namespace
