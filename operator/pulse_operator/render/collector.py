@@ -154,10 +154,13 @@ def render_deployment(
             "initialDelaySeconds": 30,
             "periodSeconds": 10,
         },
+        # probed early and often: on the real node a collector went from applied to Ready
+        # in 8.3 s (p50) with a 5 s initial delay and period, 2.5 s with these
+        # (bench/bench_real_pods.py); the probe is a local HTTP GET, cheap every 2 s
         "readinessProbe": {
             "httpGet": {"path": "/ready", "port": SIDECAR_PORT_NAME},
-            "initialDelaySeconds": 5,
-            "periodSeconds": 5,
+            "initialDelaySeconds": 1,
+            "periodSeconds": 2,
         },
         "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULTS),
         "securityContext": _restricted_security_context(),
