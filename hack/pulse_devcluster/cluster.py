@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 
 from pulse_devcluster import paths
 from pulse_devcluster.pki import ClusterPki, create_pki
-from pulse_devcluster.processes import ManagedProcess, ProcessFailedError, free_port
+from pulse_devcluster.processes import (
+    Lifecycle,
+    ManagedProcess,
+    ProcessFailedError,
+    abandoned_work_dirs,
+    free_port,
+    owned_work_dir,
+)
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -54,7 +58,6 @@ AUDIT_POLICY = {
     ],
 }
 _WORK_DIR_PREFIX = "pulse-cluster-"
-_OWNER_FILE = "owner.pid"
 
 
 class ClusterError(RuntimeError):
@@ -89,7 +92,7 @@ def _base64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode()
 
 
-class LocalCluster:
+class LocalCluster(Lifecycle):
     """etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK on loopback."""
 
     def __init__(
@@ -117,18 +120,6 @@ class LocalCluster:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    def __enter__(self) -> LocalCluster:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def start(self) -> None:
         """Starts every component and returns once the cluster can run pods."""
         begin = time.monotonic()
@@ -140,8 +131,7 @@ class LocalCluster:
         binaries["kubectl"] = paths.binary("kubectl")
         self._kubectl_binary = binaries["kubectl"]
         self.remove_abandoned_work_dirs()
-        self._work_dir = Path(tempfile.mkdtemp(prefix=_WORK_DIR_PREFIX))
-        (self._work_dir / _OWNER_FILE).write_text(str(os.getpid()))
+        self._work_dir = owned_work_dir(_WORK_DIR_PREFIX)
         try:
             self._start(binaries)
             if self._requested_kubeconfig is not None:
@@ -304,12 +294,8 @@ class LocalCluster:
     @staticmethod
     def remove_abandoned_work_dirs() -> None:
         """Deletes data directories of clusters whose harness was killed before it could."""
-        for work_dir in Path(tempfile.gettempdir()).glob(f"{_WORK_DIR_PREFIX}*"):
-            try:
-                owner = int((work_dir / _OWNER_FILE).read_text())
-                os.kill(owner, 0)
-            except (OSError, ValueError):
-                shutil.rmtree(work_dir, ignore_errors=True)
+        for work_dir in abandoned_work_dirs(_WORK_DIR_PREFIX):
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     def ensure_running(self) -> None:
         """Raises ProcessFailedError, with the end of its log, if any component exited."""

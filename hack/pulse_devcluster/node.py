@@ -18,12 +18,10 @@ import platform
 import secrets
 import shutil
 import subprocess
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 import yaml
 
@@ -32,7 +30,13 @@ from pulse_devcluster.apiproxy import TcpRelay
 from pulse_devcluster.cluster import SERVICE_IP, ClusterError, LocalCluster
 from pulse_devcluster.host import HostChanges, HostError, cgroup_hierarchies
 from pulse_devcluster.pki import issue_from_ca
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.processes import (
+    Lifecycle,
+    ManagedProcess,
+    abandoned_work_dirs,
+    free_port,
+    owned_work_dir,
+)
 
 NODE_NAME = "pulse-real-0"
 NODE_KIND_LABEL = "pulse.dev/node-kind"
@@ -49,7 +53,6 @@ API_RELAY_PORT = 6443
 """Where on the gateway the relay to the API server listens (see apiproxy.py)."""
 CNI_PLUGIN_DIRS = (Path("/usr/lib/cni"), Path("/opt/cni/bin"))
 _WORK_DIR_PREFIX = "pulse-node-"
-_OWNER_FILE = "owner.pid"
 _READY_TIMEOUT = 90.0
 
 
@@ -86,7 +89,7 @@ def image_archives() -> list[Path]:
     return archives
 
 
-class RealNode:
+class RealNode(Lifecycle):
     """One kubelet with containerd and runc, registered with a running LocalCluster."""
 
     def __init__(
@@ -105,18 +108,6 @@ class RealNode:
         self._relay: TcpRelay | None = None
         self.startup_seconds = 0.0
 
-    def __enter__(self) -> RealNode:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> None:
@@ -126,8 +117,7 @@ class RealNode:
             raise ClusterError(reason)
         begin = time.monotonic()
         self.remove_abandoned()
-        self._work_dir = work = Path(tempfile.mkdtemp(prefix=_WORK_DIR_PREFIX))
-        (work / _OWNER_FILE).write_text(str(os.getpid()))
+        self._work_dir = work = owned_work_dir(_WORK_DIR_PREFIX)
         (work / "logs").mkdir()
         self._changes = changes = HostChanges(work_dir=work)
         token = secrets.token_hex(3)
@@ -170,13 +160,7 @@ class RealNode:
     @staticmethod
     def remove_abandoned() -> None:
         """Undoes the host changes of nodes whose harness died before it could."""
-        for work_dir in Path(tempfile.gettempdir()).glob(f"{_WORK_DIR_PREFIX}*"):
-            try:
-                owner = int((work_dir / _OWNER_FILE).read_text())
-                os.kill(owner, 0)
-                continue  # its owner is alive: not abandoned
-            except (OSError, ValueError):
-                pass
+        for work_dir in abandoned_work_dirs(_WORK_DIR_PREFIX):
             problems = HostChanges.load(work_dir).undo()
             if problems:
                 raise HostError(f"could not clean up {work_dir}: " + "; ".join(problems))

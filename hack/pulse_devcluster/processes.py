@@ -13,11 +13,15 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 _PR_SET_PDEATHSIG = 1
+_OWNER_FILE = "owner.pid"
 
 
 class ProcessFailedError(RuntimeError):
@@ -29,6 +33,45 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def owned_work_dir(prefix: str) -> Path:
+    """A fresh temporary directory that records this process as its owner."""
+    work_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    (work_dir / _OWNER_FILE).write_text(str(os.getpid()))
+    return work_dir
+
+
+def abandoned_work_dirs(prefix: str) -> Iterator[Path]:
+    """Work directories made by `owned_work_dir(prefix)` whose owner is no longer alive:
+    its harness was killed before it could clean up."""
+    for work_dir in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            os.kill(int((work_dir / _OWNER_FILE).read_text()), 0)
+        except (OSError, ValueError):
+            yield work_dir
+
+
+class Lifecycle:
+    """start() and stop() as a context manager: stop runs however the block ends."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def _die_with_parent(parent_pid: int) -> None:

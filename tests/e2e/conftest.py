@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import signal
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,8 +28,6 @@ from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_EXAMPLE = REPO / "examples" / "real-node" / "demo.yaml"
-
-Apply = Callable[[dict[str, Any]], None]
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -97,12 +96,45 @@ def receiver(tmp_path: Path) -> Iterator[Prometheus]:
     prometheus.stop()
 
 
-@pytest.fixture
-def apply(cluster: LocalCluster) -> Apply:
-    def run(document: dict[str, Any]) -> None:
-        cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(document))
+@dataclass
+class Scene:
+    """One test's stage on the real node: the cluster and node, the operator, a fresh
+    restricted namespace and a real receiver; the demo collector is played on it."""
 
-    return run
+    cluster: LocalCluster
+    node: node.RealNode
+    operator: ManagedProcess
+    namespace: str
+    receiver: Prometheus
+
+    def apply(self, document: dict[str, Any]) -> None:
+        self.cluster.kubectl("apply", "--server-side", "-f", "-", input=json.dumps(document))
+
+    def collector(self) -> dict[str, Any]:
+        """The example demo collector, in this namespace, writing to this receiver."""
+        return demo_collector(self.namespace, self.receiver.url)
+
+    def get(self, kind: str, name: str) -> dict[str, Any]:
+        got = self.cluster.kubectl("get", kind, name, "-n", self.namespace, "-o", "json")
+        found: dict[str, Any] = json.loads(got.stdout)
+        return found
+
+    def pods(self) -> list[dict[str, Any]]:
+        return pods_of(self.cluster, self.namespace, "demo")
+
+    def ready_pod(self) -> dict[str, Any]:
+        return ready_pod(self.cluster, self.namespace, "demo")
+
+
+@pytest.fixture
+def scene(
+    cluster: LocalCluster,
+    real_node: node.RealNode,
+    pulse_operator: ManagedProcess,
+    namespace: str,
+    receiver: Prometheus,
+) -> Scene:
+    return Scene(cluster, real_node, pulse_operator, namespace, receiver)
 
 
 def demo_collector(namespace: str, receiver_url: str | None = None) -> dict[str, Any]:

@@ -8,10 +8,7 @@ import json
 import time
 from typing import Any
 
-from pulse_devcluster import node
-from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess
-from tests.e2e.conftest import Apply, demo_collector, pods_of, ready_pod
+from tests.e2e.conftest import Scene
 from tests.integration.sidecar.sidecar_upstreams import Prometheus, http_get
 from tests.support import eventually
 
@@ -35,6 +32,12 @@ def _timestamps(receiver: Prometheus, pod_name: str) -> list[float]:
     return [float(t) for t, _ in result[0]["values"]]
 
 
+def _timestamps_if_any(receiver: Prometheus, pod_name: str) -> list[float]:
+    if not receiver.query(f'demo_request_duration_seconds_count{{pod="{pod_name}"}}'):
+        return []
+    return _timestamps(receiver, pod_name)
+
+
 def _gaps(stamps: list[float], start: float, end: float) -> list[tuple[float, float]]:
     """Consecutive samples between `start` and `end` further apart than a scrape and a half."""
     inside = [t for t in stamps if start <= t <= end]
@@ -46,25 +49,18 @@ def _sidecar_restarts(pod: dict[str, Any]) -> int:
     return int(status["restartCount"])
 
 
-def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
-    collector = demo_collector(namespace, receiver.url)
+def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(scene: Scene) -> None:
+    collector = scene.collector()
     # trials every few seconds, so delivery resumes soon after the receiver is back
     collector["spec"]["circuitBreaker"] = {
         "failureThreshold": 2, "openSeconds": 5, "maxOpenSeconds": 10,
     }  # fmt: skip
-    apply(collector)
-    pod = ready_pod(cluster, namespace, "demo")
+    scene.apply(collector)
+    pod = scene.ready_pod()
     name = pod["metadata"]["name"]
-    eventually(lambda: _timestamps_if_any(receiver, name), 60, "the first samples delivered")
+    eventually(lambda: _timestamps_if_any(scene.receiver, name), 60, "the first samples delivered")
 
-    receiver.stop()
+    scene.receiver.stop()
     outage_began = time.time()
     eventually(
         lambda: _status(pod)["sinks"][0]["circuit"] == "open",
@@ -78,13 +74,13 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(
     spooled_before_kill = _status(pod)["spool"]["samples"]
     killed_at = time.time()
     (sidecar,) = [s for s in pod["status"]["containerStatuses"] if s["name"] == "pulse-sidecar"]
-    real_node.ctr(
+    scene.node.ctr(
         "tasks", "kill", "--signal", "SIGKILL", sidecar["containerID"].removeprefix("containerd://")
     )
     restarted = eventually(
         lambda: next(
             (
-                p for p in pods_of(cluster, namespace, "demo")
+                p for p in scene.pods()
                 if p["metadata"]["name"] == name and _sidecar_restarts(p) == 1
                 and all(s["ready"] for s in p["status"]["containerStatuses"])
             ),
@@ -97,7 +93,7 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(
     assert spooled_after_restart >= spooled_before_kill, "the spool lost samples in the kill"
 
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.time() - outage_began)))
-    receiver.start()
+    scene.receiver.start()
     recovered_at = time.time()
     eventually(
         lambda: (
@@ -108,7 +104,7 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(
         what="the spool to drain into the receiver",
     )
     drained_after = time.time() - recovered_at
-    stamps = _timestamps(receiver, name)
+    stamps = _timestamps(scene.receiver, name)
     # everything scraped before the outage and during it, up to a push before the kill
     # (older samples were spooled by then), arrived: no scrape is missing
     assert _gaps(stamps, stamps[0], killed_at - PUSH_SECONDS - SCRAPE_SECONDS) == []
@@ -125,26 +121,19 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(
     )
 
 
-def test_a_changed_scrape_interval_rolls_the_real_pods(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
-    collector = demo_collector(namespace, receiver.url)
-    apply(collector)
-    first = ready_pod(cluster, namespace, "demo")
+def test_a_changed_scrape_interval_rolls_the_real_pods(scene: Scene) -> None:
+    collector = scene.collector()
+    scene.apply(collector)
+    first = scene.ready_pod()
     collector["spec"]["scrape"]["targets"][0].update({"interval": "2s", "timeout": "2s"})
-    apply(collector)
+    scene.apply(collector)
 
     def rolled() -> dict[str, Any] | None:
-        pods = pods_of(cluster, namespace, "demo")
+        pods = scene.pods()
         names = {p["metadata"]["name"] for p in pods}
         if first["metadata"]["name"] in names:
             return None
-        return ready_pod(cluster, namespace, "demo")
+        return scene.ready_pod()
 
     second = eventually(rolled, timeout=120, what="the pods to roll to the new configuration")
     hash_annotation = "pulse.dev/config-hash"
@@ -155,15 +144,9 @@ def test_a_changed_scrape_interval_rolls_the_real_pods(
 
     # the new sidecar scrapes every 2 s
     def enough() -> list[float] | None:
-        stamps = _timestamps_if_any(receiver, second["metadata"]["name"])
+        stamps = _timestamps_if_any(scene.receiver, second["metadata"]["name"])
         return stamps if len(stamps) >= 6 else None
 
     stamps = eventually(enough, timeout=60, what="six scrapes by the new sidecar")
     gaps = [b - a for a, b in itertools.pairwise(stamps[-6:])]
     assert all(1.5 <= gap <= 2.5 for gap in gaps), gaps
-
-
-def _timestamps_if_any(receiver: Prometheus, pod_name: str) -> list[float]:
-    if not receiver.query(f'demo_request_duration_seconds_count{{pod="{pod_name}"}}'):
-        return []
-    return _timestamps(receiver, pod_name)

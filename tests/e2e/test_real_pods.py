@@ -11,21 +11,12 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from pulse_devcluster import node
-from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.processes import ManagedProcess
-from tests.e2e.conftest import Apply, condition, demo_collector, pods_of, ready_pod
-from tests.integration.sidecar.sidecar_upstreams import Prometheus, http_get, http_send
+from tests.e2e.conftest import Scene, condition
+from tests.integration.sidecar.sidecar_upstreams import http_get, http_send
 from tests.support import eventually
 
 SIDECAR_PORT = 8000
 NONROOT_UID = 65532
-
-
-def _get(cluster: LocalCluster, kind: str, namespace: str, name: str) -> dict[str, Any]:
-    found: dict[str, Any] = json.loads(
-        cluster.kubectl("get", kind, name, "-n", namespace, "-o", "json").stdout
-    )
-    return found
 
 
 def _status(pod: dict[str, Any]) -> dict[str, Any]:
@@ -62,19 +53,12 @@ def _container_pid(real_node: node.RealNode, pod: dict[str, Any], container: str
     raise AssertionError(f"containerd runs no task {container_id} for {container}")
 
 
-def test_a_collector_becomes_ready_because_its_probes_really_pass(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
-    apply(demo_collector(namespace, receiver.url))
-    pod = ready_pod(cluster, namespace, "demo")
+def test_a_collector_becomes_ready_because_its_probes_really_pass(scene: Scene) -> None:
+    scene.apply(scene.collector())
+    pod = scene.ready_pod()
 
-    assert pod["spec"]["nodeName"] == real_node.name
-    assert pod["status"]["podIP"].startswith(real_node.pod_subnet.rsplit(".", 2)[0])
+    assert pod["spec"]["nodeName"] == scene.node.name
+    assert pod["status"]["podIP"].startswith(scene.node.pod_subnet.rsplit(".", 2)[0])
     containers = {s["name"]: s for s in pod["status"]["containerStatuses"]}
     assert set(containers) == {"collector", "pulse-sidecar"}
     for name, state in containers.items():
@@ -86,8 +70,8 @@ def test_a_collector_becomes_ready_because_its_probes_really_pass(
     for path in ("/health", "/ready"):
         code, body = http_get(f"http://{pod['status']['podIP']}:{SIDECAR_PORT}{path}")
         assert code == 200, (path, body)
-    cluster.kubectl(
-        "wait", "--for=condition=Ready", "metricscollector/demo", "-n", namespace,
+    scene.cluster.kubectl(
+        "wait", "--for=condition=Ready", "metricscollector/demo", "-n", scene.namespace,
         "--timeout=60s",
     )  # fmt: skip
 
@@ -101,20 +85,13 @@ def test_a_collector_becomes_ready_because_its_probes_really_pass(
     assert status["collector"]["pod"] == pod["metadata"]["name"]
 
 
-def test_scraped_samples_arrive_in_a_real_prometheus_without_a_gap(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
-    apply(demo_collector(namespace, receiver.url))
-    pod = ready_pod(cluster, namespace, "demo")
+def test_scraped_samples_arrive_in_a_real_prometheus_without_a_gap(scene: Scene) -> None:
+    scene.apply(scene.collector())
+    pod = scene.ready_pod()
     name = pod["metadata"]["name"]
 
     def six_scrapes() -> list[list[Any]] | None:
-        found = receiver.query(f'demo_request_duration_seconds_count{{pod="{name}"}}[10m]')
+        found = scene.receiver.query(f'demo_request_duration_seconds_count{{pod="{name}"}}[10m]')
         return found[0]["values"] if found and len(found[0]["values"]) >= 6 else None
 
     values = eventually(six_scrapes, timeout=90, what="six scrapes of the demo collector")
@@ -131,27 +108,20 @@ def test_scraped_samples_arrive_in_a_real_prometheus_without_a_gap(
     assert http_send(f"{sidecar}/flush", b"")[0] == 200
     scrapes = _successful_scrapes(sidecar)
     assert http_send(f"{sidecar}/flush", b"")[0] == 200
-    (series,) = receiver.query(f'demo_request_duration_seconds_count{{pod="{name}"}}[1h]')
+    (series,) = scene.receiver.query(f'demo_request_duration_seconds_count{{pod="{name}"}}[1h]')
     assert scrapes <= len(series["values"]) <= scrapes + 1, (scrapes, len(series["values"]))
-    labels = receiver.query(f'demo_requests_total{{pod="{name}",code="200"}}')
+    labels = scene.receiver.query(f'demo_requests_total{{pod="{name}",code="200"}}')
     assert labels, "no demo_requests_total{code='200'} series"
-    assert labels[0]["metric"]["namespace"] == namespace
+    assert labels[0]["metric"]["namespace"] == scene.namespace
     assert labels[0]["metric"]["collector"] == "demo"
 
 
-def test_the_containers_run_restricted_as_the_operator_renders_them(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
+def test_the_containers_run_restricted_as_the_operator_renders_them(scene: Scene) -> None:
     """The namespace enforces `restricted`; the processes themselves show what it means."""
-    apply(demo_collector(namespace, receiver.url))
-    pod = ready_pod(cluster, namespace, "demo")
+    scene.apply(scene.collector())
+    pod = scene.ready_pod()
     for container in ("collector", "pulse-sidecar"):
-        pid = _container_pid(real_node, pod, container)
+        pid = _container_pid(scene.node, pod, container)
         proc = dict(
             line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
         )
@@ -166,8 +136,8 @@ def test_the_containers_run_restricted_as_the_operator_renders_them(
         ]
         assert root_mount, container
         assert "ro" in root_mount[-1][5].split(","), (container, root_mount)
-    written = cluster.kubectl(
-        "exec", "-n", namespace, pod["metadata"]["name"], "-c", "collector", "--",
+    written = scene.cluster.kubectl(
+        "exec", "-n", scene.namespace, pod["metadata"]["name"], "-c", "collector", "--",
         "python3", "-c", "open('/written-by-test', 'w')", check=False,
     )  # fmt: skip
     assert written.returncode != 0
@@ -175,23 +145,18 @@ def test_the_containers_run_restricted_as_the_operator_renders_them(
 
 
 def test_a_failing_liveness_probe_restarts_the_container_and_the_status_says_so(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
+    scene: Scene,
 ) -> None:
-    collector = demo_collector(namespace, receiver.url)
+    collector = scene.collector()
     collector["spec"]["collector"]["livenessProbe"] = {
         "httpGet": {"path": "/no-such-path", "port": "http"},
         "periodSeconds": 1,
         "failureThreshold": 1,
     }
-    apply(collector)
+    scene.apply(collector)
 
     def restarted() -> dict[str, Any] | None:
-        for pod in pods_of(cluster, namespace, "demo"):
+        for pod in scene.pods():
             for status in pod["status"].get("containerStatuses", []):
                 if status["name"] == "collector" and status["restartCount"] >= 2:
                     return pod
@@ -200,7 +165,7 @@ def test_a_failing_liveness_probe_restarts_the_container_and_the_status_says_so(
     eventually(restarted, timeout=120, what="the kubelet restarting the collector container")
     collector_status = eventually(
         lambda: (
-            (mc := _get(cluster, "metricscollector", namespace, "demo"))
+            (mc := scene.get("metricscollector", "demo"))
             and "collector" in condition(mc, "Ready")["message"]
             and mc
         ),
@@ -209,27 +174,20 @@ def test_a_failing_liveness_probe_restarts_the_container_and_the_status_says_so(
     )
     ready = condition(collector_status, "Ready")
     assert (ready["status"], ready["reason"]) == ("False", "PodsNotReady"), ready
-    deployment = _get(cluster, "deployment", namespace, "demo")
+    deployment = scene.get("deployment", "demo")
     # the operator let the kubelet do its job: one rollout, nothing rewritten in a loop
     assert deployment["metadata"]["generation"] == 1
-    pulse_operator.ensure_running()
+    scene.operator.ensure_running()
 
 
-def test_a_failing_readiness_probe_takes_the_pod_out_and_the_status_says_why(
-    cluster: LocalCluster,
-    real_node: node.RealNode,
-    pulse_operator: ManagedProcess,
-    namespace: str,
-    receiver: Prometheus,
-    apply: Apply,
-) -> None:
-    apply(demo_collector(namespace, receiver.url))
-    pod = ready_pod(cluster, namespace, "demo")
+def test_a_failing_readiness_probe_takes_the_pod_out_and_the_status_says_why(scene: Scene) -> None:
+    scene.apply(scene.collector())
+    pod = scene.ready_pod()
     knobs = f"http://{pod['status']['podIP']}:8080/knobs"
     assert http_send(knobs, json.dumps({"ready": False}).encode())[0] == 200
 
     def collector_says(status: str, words: str) -> dict[str, Any] | None:
-        collector = _get(cluster, "metricscollector", namespace, "demo")
+        collector = scene.get("metricscollector", "demo")
         ready = condition(collector, "Ready")
         return ready if ready["status"] == status and words in ready["message"] else None
 
@@ -240,8 +198,8 @@ def test_a_failing_readiness_probe_takes_the_pod_out_and_the_status_says_why(
     )
     assert ready["reason"] == "PodsNotReady"
     assert pod["metadata"]["name"] in ready["message"]
-    pods = pods_of(cluster, namespace, "demo")
+    pods = scene.pods()
     assert [p["metadata"]["name"] for p in pods] == [pod["metadata"]["name"]]  # no new pod
     assert http_send(knobs, json.dumps({"ready": True}).encode())[0] == 200
     eventually(lambda: collector_says("True", "1/1 pods ready"), 60, "Ready again")
-    pulse_operator.ensure_running()
+    scene.operator.ensure_running()
