@@ -23,7 +23,7 @@ from pulse_devcluster import node, paths
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess
-from tests.integration.sidecar.sidecar_upstreams import Prometheus
+from tests.integration.sidecar.sidecar_upstreams import Prometheus, http_get
 from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -170,6 +170,18 @@ def ready_pod(cluster: LocalCluster, namespace: str, collector: str) -> dict[str
     pod = eventually(find, timeout=120, what=f"a Ready pod of {namespace}/{collector}")
     assert pod is not None
     return pod
+
+
+SIDECAR_PORT = 8000
+"""The sidecar's port in the demo collector's pods (the default)."""
+
+
+def sidecar_status(pod: dict[str, Any]) -> dict[str, Any]:
+    """The sidecar's /status document, asked from the host at the pod's IP."""
+    code, body = http_get(f"http://{pod['status']['podIP']}:{SIDECAR_PORT}/status")
+    assert code == 200, body
+    document: dict[str, Any] = json.loads(body)
+    return document
 
 
 def condition(resource: dict[str, Any], kind: str) -> dict[str, Any]:

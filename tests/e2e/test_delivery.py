@@ -4,24 +4,16 @@ killed sidecar container, and after a configuration change rolls the pods."""
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from typing import Any
 
-from tests.e2e.conftest import Scene
-from tests.integration.sidecar.sidecar_upstreams import Prometheus, http_get
+from tests.e2e.conftest import Scene, sidecar_status
+from tests.integration.sidecar.sidecar_upstreams import Prometheus
 from tests.support import eventually
 
 OUTAGE_SECONDS = 120.0
 SCRAPE_SECONDS = 5.0
 PUSH_SECONDS = 5.0
-
-
-def _status(pod: dict[str, Any]) -> dict[str, Any]:
-    code, body = http_get(f"http://{pod['status']['podIP']}:8000/status")
-    assert code == 200, body
-    document: dict[str, Any] = json.loads(body)
-    return document
 
 
 def _timestamps(receiver: Prometheus, pod_name: str) -> list[float]:
@@ -63,15 +55,15 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(scene: Sce
     scene.receiver.stop()
     outage_began = time.time()
     eventually(
-        lambda: _status(pod)["sinks"][0]["circuit"] == "open",
+        lambda: sidecar_status(pod)["sinks"][0]["circuit"] == "open",
         timeout=60,
         what="the breaker to open, as /status reports it",
     )
-    eventually(lambda: _status(pod)["spool"]["samples"] > 0, 30, "samples in the spool")
+    eventually(lambda: sidecar_status(pod)["spool"]["samples"] > 0, 30, "samples in the spool")
     time.sleep(OUTAGE_SECONDS / 2 - (time.time() - outage_began))
 
     # SIGKILL the sidecar container: the kubelet restarts it; its spool is on the emptyDir
-    spooled_before_kill = _status(pod)["spool"]["samples"]
+    spooled_before_kill = sidecar_status(pod)["spool"]["samples"]
     killed_at = time.time()
     (sidecar,) = [s for s in pod["status"]["containerStatuses"] if s["name"] == "pulse-sidecar"]
     scene.node.ctr(
@@ -89,7 +81,7 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(scene: Sce
         timeout=90,
         what="the kubelet to restart the killed sidecar",
     )  # fmt: skip
-    spooled_after_restart = _status(restarted)["spool"]["samples"]
+    spooled_after_restart = sidecar_status(restarted)["spool"]["samples"]
     assert spooled_after_restart >= spooled_before_kill, "the spool lost samples in the kill"
 
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.time() - outage_began)))
@@ -97,7 +89,7 @@ def test_an_outage_and_a_killed_sidecar_lose_nothing_that_was_spooled(scene: Sce
     recovered_at = time.time()
     eventually(
         lambda: (
-            (s := _status(restarted))["spool"]["samples"] == 0
+            (s := sidecar_status(restarted))["spool"]["samples"] == 0
             and s["sinks"][0]["circuit"] == "closed"
         ),
         timeout=120,

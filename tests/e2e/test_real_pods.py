@@ -11,19 +11,11 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from pulse_devcluster import node
-from tests.e2e.conftest import Scene, condition
+from tests.e2e.conftest import SIDECAR_PORT, Scene, condition, sidecar_status
 from tests.integration.sidecar.sidecar_upstreams import http_get, http_send
 from tests.support import eventually
 
-SIDECAR_PORT = 8000
 NONROOT_UID = 65532
-
-
-def _status(pod: dict[str, Any]) -> dict[str, Any]:
-    code, body = http_get(f"http://{pod['status']['podIP']}:{SIDECAR_PORT}/status")
-    assert code == 200, body
-    document: dict[str, Any] = json.loads(body)
-    return document
 
 
 def _successful_scrapes(sidecar: str) -> int:
@@ -77,7 +69,7 @@ def test_a_collector_becomes_ready_because_its_probes_really_pass(scene: Scene) 
 
     # the sidecar scrapes the demo collector over the pod's localhost
     def scraped() -> dict[str, Any] | None:
-        status = _status(pod)
+        status = sidecar_status(pod)
         scrapes = [s for s in status["sources"] if s["type"] == "scrape"]
         return status if scrapes and all(s["up"] for s in scrapes) else None
 
