@@ -28,7 +28,7 @@ import yaml
 from pulse_devcluster import paths
 from pulse_devcluster.apiproxy import TcpRelay
 from pulse_devcluster.cluster import SERVICE_IP, ClusterError, LocalCluster
-from pulse_devcluster.host import HostChanges, HostError, cgroup_hierarchies
+from pulse_devcluster.host import HostChanges, HostError, cgroup_hierarchies, run
 from pulse_devcluster.pki import issue_from_ca
 from pulse_devcluster.processes import (
     Lifecycle,
@@ -117,6 +117,12 @@ class RealNode(Lifecycle):
             raise ClusterError(reason)
         begin = time.monotonic()
         self.remove_abandoned()
+        holder = run("ip", "-o", "-4", "addr", "show", "to", self.gateway_ip).split()
+        if holder:
+            raise ClusterError(
+                f"{self.gateway_ip} is already on {holder[1]}: another real node is running "
+                "(give this one another network, e.g. --real-node-network=1)"
+            )
         self._work_dir = work = owned_work_dir(_WORK_DIR_PREFIX)
         (work / "logs").mkdir()
         self._changes = changes = HostChanges(work_dir=work)
@@ -176,6 +182,12 @@ class RealNode(Lifecycle):
     @property
     def log_dir(self) -> Path:
         return self.work_dir / "logs"
+
+    @property
+    def bridge(self) -> str:
+        """The pod network's bridge interface on the host."""
+        assert self._changes is not None, "the node is not running"
+        return self._changes.bridge
 
     def ctr(self, *args: str, timeout: float = 300) -> str:
         """Runs `ctr` against the node's containerd, in the CRI's namespace."""

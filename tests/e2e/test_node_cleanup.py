@@ -16,7 +16,9 @@ import textwrap
 import threading
 from pathlib import Path
 
+import pytest
 from pulse_devcluster import host, node, paths
+from pulse_devcluster.cluster import ClusterError, LocalCluster
 from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,3 +159,13 @@ def test_sigterm_to_make_cluster_with_a_real_node_undoes_everything(tmp_path: Pa
     assert any("every process was shut down" in line for line in lines), lines
     assert not (tmp_path / "kubeconfig").exists()
     assert _ours(host.snapshot()) == _ours(before)
+
+
+def test_a_second_node_on_a_busy_network_is_refused_before_it_changes_anything(
+    cluster: LocalCluster, real_node: node.RealNode
+) -> None:
+    before = host.snapshot()
+    with pytest.raises(ClusterError, match=f"already on {real_node.bridge}"):
+        node.RealNode(cluster, network=0).start()
+    assert _ours(host.snapshot()) == _ours(before)
+    assert real_node.name in cluster.kubectl("get", "nodes", "-o", "name").stdout
