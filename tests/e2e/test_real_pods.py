@@ -195,3 +195,22 @@ def test_a_failing_readiness_probe_takes_the_pod_out_and_the_status_says_why(sce
     assert http_send(knobs, json.dumps({"ready": True}).encode())[0] == 200
     eventually(lambda: collector_says("True", "1/1 pods ready"), 60, "Ready again")
     scene.operator.ensure_running()
+
+
+def test_a_container_that_never_starts_is_named_with_the_kubelets_reason(scene: Scene) -> None:
+    """The pod is unready from its first second, so no Deployment field moves while its
+    container goes from ContainerCreating to Error and CrashLoopBackOff: only the
+    operator's periodic re-read of unready pods can tell the user."""
+    collector = scene.collector()
+    collector["spec"]["collector"]["command"] = ["python3", "-c", "raise SystemExit(3)"]
+    scene.apply(collector)
+
+    def crash_named() -> str | None:
+        conditions = scene.get("metricscollector", "demo").get("status", {}).get("conditions", [])
+        message = next((c["message"] for c in conditions if c["type"] == "Ready"), "")
+        crashed = "CrashLoopBackOff" in message or "exit code 3" in message
+        return message if "collector" in message and crashed else None
+
+    message = eventually(crash_named, timeout=90, what="the status to name the crash")
+    assert "ContainerCreating" not in message, message
+    scene.operator.ensure_running()
