@@ -7,6 +7,10 @@ exactly one trial call; success closes the circuit, failure opens it again for t
 previous wait (up to `max_open_seconds`). Waits are spread by ±`jitter` so that many pods do
 not retry in step, and never end before an upstream's Retry-After.
 
+Only `allow` moves an open circuit to half-open. Reading `state` (as /status does) changes
+nothing, so a read neither fires the listener nor lets the late outcome of a call made before
+the circuit opened be taken for the trial's.
+
 Time comes from an injected clock, so tests drive it without sleeping.
 """
 
@@ -57,9 +61,10 @@ class CircuitBreaker:
 
     @property
     def state(self) -> State:
-        """The current state; an open circuit whose wait is over reads as half-open."""
-        if self._state is State.OPEN and self._clock() >= self._reopen_at:
-            self._transition(State.HALF_OPEN)
+        """The current state; an open circuit whose wait is over reads as half-open, since the
+        next call would be its trial, but stays open until `allow` lets that call through."""
+        if self._wait_over():
+            return State.HALF_OPEN
         return self._state
 
     def seconds_until_call(self) -> float:
@@ -74,10 +79,11 @@ class CircuitBreaker:
         """Whether to make a call now; in half-open, True once, for the trial call."""
         if self._clock() < self._hold_until:
             return False
-        state = self.state
-        if state is State.CLOSED:
+        if self._wait_over():
+            self._transition(State.HALF_OPEN)
+        if self._state is State.CLOSED:
             return True
-        if state is State.HALF_OPEN and not self._trial_in_flight:
+        if self._state is State.HALF_OPEN and not self._trial_in_flight:
             self._trial_in_flight = True
             return True
         return False
@@ -111,6 +117,10 @@ class CircuitBreaker:
             self._outcomes.append(False)
             if self._should_open():
                 self._open(now)
+
+    def _wait_over(self) -> bool:
+        """Whether the circuit is open and its wait is over: the next call is the trial."""
+        return self._state is State.OPEN and self._clock() >= self._reopen_at
 
     def _should_open(self) -> bool:
         settings = self._settings

@@ -218,3 +218,29 @@ def test_results_of_calls_made_before_the_circuit_opened_change_nothing() -> Non
     cb.record_success()
     assert cb.state is State.OPEN
     assert cb.seconds_until_call() == 30
+
+
+def test_reading_the_state_reports_the_trial_without_making_the_transition() -> None:
+    clock = FakeClock()
+    seen: list[tuple[State, State]] = []
+    cb = make(clock, seen)
+    fail(cb, 5)
+    clock.advance(30)
+    assert cb.state is State.HALF_OPEN
+    assert cb.seconds_until_call() == 0
+    assert seen == [(State.CLOSED, State.OPEN)]
+    assert cb.allow()
+    assert seen == [(State.CLOSED, State.OPEN), (State.OPEN, State.HALF_OPEN)]
+
+
+def test_a_late_success_after_a_read_is_not_taken_for_the_trial() -> None:
+    clock = FakeClock()
+    cb = make(clock)
+    fail(cb, 4)
+    assert cb.allow()  # a slow call, made while the circuit was still closed
+    fail(cb, 1)
+    clock.advance(30)
+    assert cb.state is State.HALF_OPEN  # /status asks
+    cb.record_success()  # the slow call ends well, but it was no trial
+    assert cb.state is State.HALF_OPEN
+    assert cb.allow()
