@@ -17,7 +17,7 @@ import asyncio
 import collections
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from pulse_sidecar import delivery, samples, spool, telemetry
@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 
 
 class StreamSink(Protocol):
-    """A sink taking encoded batches of samples (remote_write, OTLP)."""
+    """A sink taking encoded batches of samples (remote_write, OTLP).
+
+    `encode` runs in a worker thread when the queue is spilled, so it must not touch the
+    event loop or state shared without a lock.
+    """
 
     @property
     def name(self) -> str: ...
@@ -182,11 +186,18 @@ class QueueForwarder:
         return sent
 
     async def _spill(self) -> None:
+        """Moves the queue to the spool, encoded in a worker thread: a full queue of 100k
+        samples takes about 100 ms to encode, which would stall ingest on the loop."""
+        if not self._buffered:
+            return
         chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
         try:
-            await self._spool.append(
-                self.name, [(self._sink.encode(chunk), len(chunk)) for chunk in chunks]
-            )
+            encoded = await asyncio.to_thread(_encode, self._sink.encode, chunks)
+        except asyncio.CancelledError:
+            self._push_front(chunks)  # nothing stored yet: the queue is spilled again on stop
+            raise
+        try:
+            await self._spool.append(self.name, encoded)
         except spool.SpoolError as error:
             lost = sum(len(chunk) for chunk in chunks)
             self._dropped.labels(self.name, "spool_error").inc(lost)
@@ -211,6 +222,13 @@ class QueueForwarder:
         self._buffer.extendleft(reversed(batches))
         self._buffered += sum(len(batch) for batch in batches)
         self._gauge.set(self._buffered)
+
+
+def _encode(
+    encode: Callable[[Sequence[samples.Sample]], bytes], chunks: list[list[samples.Sample]]
+) -> list[tuple[bytes, int]]:
+    """The spool's `(payload, samples)` batches for `chunks`."""
+    return [(encode(chunk), len(chunk)) for chunk in chunks]
 
 
 def _chunks(batch: list[samples.Sample], limit: int) -> list[list[samples.Sample]]:

@@ -7,6 +7,8 @@ any point resends at most the one batch it was sending: at-least-once, never a g
 When the spool would exceed its size, the oldest batches are dropped, counted and logged.
 
 SQLite calls block, so they run on one dedicated thread, which also owns the connection.
+What a job there adds or removes comes back as a delta that the event loop applies: the
+counters that /status and the forwarders read are written on the loop only.
 WAL with synchronous=NORMAL survives a killed process, which is the failure that matters on
 an emptyDir (a lost node loses the volume anyway).
 """
@@ -18,7 +20,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import sqlite3
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,6 +56,20 @@ class SpooledBatch:
     payload: bytes
 
 
+@dataclasses.dataclass(frozen=True)
+class _Delta:
+    """What a job on the spool's thread added to the file (negative: removed), per sink."""
+
+    bytes: int
+    samples: Mapping[str, int]
+
+    def __add__(self, other: _Delta) -> _Delta:
+        samples = dict(self.samples)
+        for sink, count in other.samples.items():
+            samples[sink] = samples.get(sink, 0) + count
+        return _Delta(self.bytes + other.bytes, samples)
+
+
 class Spool:
     """Batches per sink, oldest first, bounded by the total size of their payloads."""
 
@@ -66,6 +82,9 @@ class Spool:
         self._db: sqlite3.Connection | None = None
         self._bytes = 0
         self._samples: dict[str, int] = {}
+        self._file_bytes = 0
+        """The payload bytes as the spool's thread counts them, to decide what to drop when
+        full; only that thread reads or writes it."""
 
     @property
     def size_bytes(self) -> int:
@@ -78,7 +97,7 @@ class Spool:
 
     async def open(self, sinks: Collection[str]) -> None:
         """Opens the file, and drops what it holds for sinks no longer configured."""
-        await self._call(lambda: self._open(sinks))
+        await self._change(lambda: self._open(sinks))
         log.info(
             "spool opened",
             extra={"path": str(self._path), "bytes": self._bytes, "samples": self._samples},
@@ -91,7 +110,7 @@ class Spool:
     async def append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> None:
         """Stores `(payload, samples)` batches for `sink` after everything it already has."""
         if batches:
-            await self._call(lambda: self._append(sink, batches))
+            await self._change(lambda: self._append(sink, batches))
 
     async def first(self, sink: str) -> SpooledBatch | None:
         """The oldest batch not yet acknowledged by `sink`."""
@@ -101,15 +120,41 @@ class Spool:
 
     async def ack(self, sink: str, batch: SpooledBatch) -> None:
         """Moves `sink`'s cursor past `batch` and deletes it."""
-        await self._call(lambda: self._ack(sink, batch))
+        await self._change(lambda: self._ack(sink, batch))
 
     async def _call(self, job: Callable[[], _T]) -> _T:
+        return await self._wait(self._submit(job))
+
+    async def _change(self, job: Callable[[], _Delta]) -> None:
+        """Runs `job` on the spool's thread and applies its delta on the loop.
+
+        A cancelled caller does not stop the job on the thread, so the delta is applied
+        whenever the job ends: the counters must keep matching the file.
+        """
+        running = self._submit(job)
+        running.add_done_callback(self._apply_result)
+        await self._wait(asyncio.shield(running))
+
+    def _submit(self, job: Callable[[], _T]) -> asyncio.Future[_T]:
+        return asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    async def _wait(self, job: Awaitable[_T]) -> _T:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+            return await job
         except (sqlite3.Error, OSError) as error:
             raise SpoolError(f"spool {self._path}: {error}") from error
 
-    def _open(self, sinks: Collection[str]) -> None:
+    def _apply_result(self, job: asyncio.Future[_Delta]) -> None:
+        if not job.cancelled() and job.exception() is None:
+            self._apply(job.result())
+
+    def _apply(self, delta: _Delta) -> None:
+        self._bytes += delta.bytes
+        for sink, count in delta.samples.items():
+            self._samples[sink] = self.samples(sink) + count
+        self._publish()
+
+    def _open(self, sinks: Collection[str]) -> _Delta:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
@@ -122,9 +167,8 @@ class Spool:
             " WHERE b.id > COALESCE(c.sent_id, 0) GROUP BY b.sink"
         ).fetchall()
         self._db = db
-        self._samples = {sink: samples for sink, samples, _ in rows}
-        self._bytes = sum(size for _, _, size in rows)
-        self._publish()
+        self._file_bytes = sum(size for _, _, size in rows)
+        return _Delta(self._file_bytes, {sink: samples for sink, samples, _ in rows})
 
     def _forget_removed_sinks(self, db: sqlite3.Connection, sinks: Collection[str]) -> None:
         kept = ", ".join("?" * len(sinks)) or "NULL"
@@ -147,18 +191,20 @@ class Spool:
             self._db.close()
             self._db = None
 
-    def _append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> None:
+    def _append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> _Delta:
         db = self._connection()
         with db:
             db.executemany(
                 "INSERT INTO batches (sink, samples, payload) VALUES (?, ?, ?)",
                 [(sink, samples, payload) for payload, samples in batches],
             )
-        self._bytes += sum(len(payload) for payload, _ in batches)
-        self._samples[sink] = self.samples(sink) + sum(samples for _, samples in batches)
-        if self._bytes > self._max_bytes:
-            self._drop_oldest()
-        self._publish()
+        added = _Delta(
+            sum(len(payload) for payload, _ in batches), {sink: sum(n for _, n in batches)}
+        )
+        self._file_bytes += added.bytes
+        if self._file_bytes > self._max_bytes:
+            return added + self._drop_oldest()
+        return added
 
     def _first(self, sink: str) -> SpooledBatch | None:
         row = (
@@ -173,7 +219,9 @@ class Spool:
         )
         return None if row is None else SpooledBatch(row[0], row[1], row[2])
 
-    def _ack(self, sink: str, batch: SpooledBatch) -> None:
+    def _ack(self, sink: str, batch: SpooledBatch) -> _Delta:
+        """Counts what is deleted, not `batch`: it may have been dropped, as the oldest,
+        while it was being sent."""
         db = self._connection()
         with db:
             db.execute(
@@ -181,29 +229,35 @@ class Spool:
                 " ON CONFLICT (sink) DO UPDATE SET sent_id = excluded.sent_id",
                 (sink, batch.id),
             )
+            samples, size = db.execute(
+                "SELECT COALESCE(SUM(samples), 0), COALESCE(SUM(LENGTH(payload)), 0)"
+                " FROM batches WHERE sink = ? AND id <= ?",
+                (sink, batch.id),
+            ).fetchone()
             db.execute("DELETE FROM batches WHERE sink = ? AND id <= ?", (sink, batch.id))
-        self._bytes -= len(batch.payload)
-        self._samples[sink] = self.samples(sink) - batch.samples
-        self._publish()
+        self._file_bytes -= size
+        return _Delta(-size, {sink: -samples})
 
-    def _drop_oldest(self) -> None:
+    def _drop_oldest(self) -> _Delta:
         db = self._connection()
+        held = self._file_bytes
         dropped: dict[str, int] = {}
         with db:
-            while self._bytes > self._max_bytes:
+            while held > self._max_bytes:
                 batch_id, sink, samples, size = db.execute(
                     "SELECT id, sink, samples, LENGTH(payload) FROM batches ORDER BY id LIMIT 1"
                 ).fetchone()
                 db.execute("DELETE FROM batches WHERE id = ?", (batch_id,))
-                self._bytes -= size
-                self._samples[sink] -= samples
+                held -= size
                 dropped[sink] = dropped.get(sink, 0) + samples
+        freed, self._file_bytes = self._file_bytes - held, held
         for sink, samples in dropped.items():
             self._metrics.samples_dropped.labels(sink, "spool_full").inc(samples)
             log.error(
                 "spool full: dropped the oldest samples",
                 extra={"sink": sink, "samples": samples, "max_bytes": self._max_bytes},
             )
+        return _Delta(-freed, {sink: -samples for sink, samples in dropped.items()})
 
     def _publish(self) -> None:
         self._metrics.spool_bytes.set(self._bytes)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from pulse_sidecar import breaker, config, delivery, forwarder, samples, spool, telemetry
-from pulse_sidecar.sinks import http
+from pulse_sidecar.sinks import http, remote_write
 
 
 class FakeClock:
@@ -77,12 +79,18 @@ def batch(*values: float, family: str | None = None) -> list[samples.Sample]:
 class Rig:
     """A QueueForwarder over a FakeSink, a real breaker on a fake clock, a real spool."""
 
-    def __init__(self, tmp_path: Path, max_buffered: int = 100, **retry: float) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        max_buffered: int = 100,
+        sink: FakeSink | None = None,
+        **retry: float,
+    ) -> None:
         self.clock = FakeClock()
         self.sleeps = Sleeps(self.clock)
         self.registry = CollectorRegistry()
         self.metrics = telemetry.Telemetry(self.registry)
-        self.sink = FakeSink()
+        self.sink = sink or FakeSink()
         self.circuit = breaker.CircuitBreaker(
             config.CircuitBreakerConfig(jitter=0), clock=self.clock, rng=random.Random(1)
         )
@@ -237,6 +245,86 @@ async def test_a_push_cancelled_mid_request_keeps_the_batch(rig: Rig) -> None:
         await push
     await rig.forwarder.stop()
     assert rig.spool.samples("fake") == 2
+
+
+class RemoteWriteEncoding(FakeSink):
+    """Encodes as the remote_write sink does, and adds up the time spent encoding."""
+
+    max_samples_per_send = 2000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoding_seconds = 0.0
+
+    def encode(self, batch: Sequence[samples.Sample]) -> bytes:
+        started = time.perf_counter()
+        try:
+            return remote_write.encode(batch)
+        finally:
+            self.encoding_seconds += time.perf_counter() - started
+
+
+async def longest_stall(work: Awaitable[object]) -> float:
+    """The longest time the event loop went without running a 1 ms ticker while `work` ran."""
+    loop = asyncio.get_running_loop()
+    stalls = [0.0]
+
+    async def tick() -> None:
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.001)
+            stalls.append(loop.time() - last)
+            last = loop.time()
+
+    ticker = asyncio.create_task(tick())
+    await asyncio.sleep(0.01)
+    await work
+    await asyncio.sleep(0.01)
+    ticker.cancel()
+    return max(stalls)
+
+
+async def test_a_spill_is_encoded_off_the_event_loop(tmp_path: Path) -> None:
+    """Encoding a full queue of 100k samples takes about 100 ms: ingest must not wait for it."""
+    sink = RemoteWriteEncoding()
+    big = Rig(tmp_path, max_buffered=50_000, sink=sink)
+    await big.spool.open(["fake"])
+    queued = [  # 1000 series, 100 points each
+        samples.Sample(f"m{i % 1000}", (), float(i), i // 1000, f"m{i % 1000}", "gauge")
+        for i in range(100_000)
+    ]
+    stall = await longest_stall(big.forwarder.offer(queued))
+    assert big.spool.samples("fake") == 100_000
+    assert sink.encoding_seconds > 0.02
+    assert stall < sink.encoding_seconds / 2
+
+
+class GatedEncoding(FakeSink):
+    """Encoding waits for `gate`, so that a test can act while a spill is being encoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoding = threading.Event()
+        self.gate = threading.Event()
+
+    def encode(self, batch: Sequence[samples.Sample]) -> bytes:
+        self.encoding.set()
+        self.gate.wait(5)
+        return super().encode(batch)
+
+
+async def test_a_spill_cancelled_while_encoding_puts_the_queue_back(tmp_path: Path) -> None:
+    sink = GatedEncoding()
+    small = Rig(tmp_path, max_buffered=1, sink=sink)
+    await small.spool.open(["fake"])
+    spilling = asyncio.create_task(small.forwarder.offer(batch(1, 2)))
+    assert await asyncio.to_thread(sink.encoding.wait, 5)
+    spilling.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await spilling
+    sink.gate.set()
+    await small.forwarder.stop()
+    assert small.spool.samples("fake") == 2
 
 
 class FakeGateway:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,56 @@ async def test_batches_of_sinks_no_longer_configured_are_dropped_and_counted(
         == 4
     )
     await reopened.close()
+
+
+def finish_on_thread(durable: spool.Spool) -> None:
+    """Holds the event loop until the spool's thread has done every job it was given."""
+    durable._executor.submit(lambda: None).result()
+
+
+async def test_the_counters_change_on_the_loop_not_on_the_spool_thread(tmp_path: Path) -> None:
+    """A job done on the spool's thread changes nothing the loop reads until the loop applies
+    its delta, so the counters are only ever written on the loop."""
+    durable, _ = await open_spool(tmp_path / "spool.db")
+    appending = asyncio.create_task(durable.append("a", [(b"12345", 3)]))
+    await asyncio.sleep(0)
+    finish_on_thread(durable)
+    assert (durable.size_bytes, durable.samples("a")) == (0, 0)
+    await appending
+    assert (durable.size_bytes, durable.samples("a")) == (5, 3)
+    sending = await durable.first("a")
+    assert sending is not None
+    acking = asyncio.create_task(durable.ack("a", sending))
+    await asyncio.sleep(0)
+    finish_on_thread(durable)
+    assert (durable.size_bytes, durable.samples("a")) == (5, 3)
+    await acking
+    assert (durable.size_bytes, durable.samples("a")) == (0, 0)
+    await durable.close()
+
+
+async def test_an_append_cancelled_on_the_thread_is_still_counted(tmp_path: Path) -> None:
+    """The thread finishes a job whose caller was cancelled; the counters must follow."""
+    durable, _ = await open_spool(tmp_path / "spool.db")
+    appending = asyncio.create_task(durable.append("a", [(b"12345", 3)]))
+    await asyncio.sleep(0)
+    appending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await appending
+    await durable.append("b", [(b"later", 1)])  # done after it, on the same thread
+    assert (durable.size_bytes, durable.samples("a")) == (10, 3)
+    assert await drain(durable, "a") == [b"12345"]
+    await durable.close()
+
+
+async def test_acknowledging_a_batch_dropped_meanwhile_uncounts_nothing(tmp_path: Path) -> None:
+    """The replayed batch can be dropped, as the oldest, while it is being sent."""
+    durable, _ = await open_spool(tmp_path / "spool.db", max_bytes=2048)
+    await durable.append("a", [(b"x" * 1000, 10)])
+    sending = await durable.first("a")
+    assert sending is not None
+    await durable.append("b", [(b"y" * 1000, 20)])
+    await durable.append("b", [(b"z" * 1000, 30)])  # full: the batch being sent is dropped
+    await durable.ack("a", sending)
+    assert (durable.size_bytes, durable.samples("a"), durable.samples("b")) == (2000, 0, 50)
+    await durable.close()
