@@ -25,9 +25,9 @@ from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.operator import start_operator
 
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
-from pulse_operator.kube import Kube
+from pulse_operator.api.objects import Owner
+from pulse_operator.kube import KubeClient
 from pulse_operator.render.collector import render_collector
-from pulse_operator.render.meta import Owner
 from pulse_operator.settings import OperatorSettings
 
 SPEC: dict[str, Any] = {
@@ -97,7 +97,7 @@ def _floor(cluster: LocalCluster, count: int) -> float:
     Runs with the operator stopped, on MetricsCollectors that exist (so the garbage
     collector leaves the children alone), timing only the applies."""
     api = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    kube = Kube(api, "bench-floor")
+    kube = KubeClient(api, "bench-floor")
     kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "floor"}})
     custom = kubernetes.client.CustomObjectsApi(api)
     spec = MetricsCollectorSpec.model_validate(SPEC)

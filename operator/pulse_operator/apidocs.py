@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pulse_operator.crdgen import GROUP, VERSION, CrdSpec, model_schema
+from pulse_operator.api.crd import GROUP, VERSION, CrdSpec
+from pulse_operator.crdgen import model_schema
 
 _BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern")
 

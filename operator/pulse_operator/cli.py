@@ -17,11 +17,11 @@ def _run(args: argparse.Namespace, settings: OperatorSettings) -> int:
     import kopf  # imported here so that `render` works without kopf's start-up cost
 
     from pulse_operator.handlers import build_registry
-    from pulse_operator.kube import Kube
+    from pulse_operator.kube import KubeClient
     from pulse_operator.metrics import OperatorMetrics
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
-    kube = Kube.from_environment(settings.field_manager)
+    kube = KubeClient.from_environment(settings.field_manager, settings.http_pool_size)
     metrics = OperatorMetrics()
     if args.metrics:
         metrics.serve(args.metrics)

@@ -10,17 +10,14 @@ so `kubectl explain`, admission and offline validation all say the same thing.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
 from pulse_operator import yamlout
-
-GROUP = "pulse.dev"
-VERSION = "v1alpha1"
-CATEGORY = "pulse"
+from pulse_operator.api.crd import API_VERSION, CATEGORY, GROUP, VERSION, CrdSpec
+from pulse_operator.api.registry import ALL_CRDS
 
 Schema = dict[str, Any]
 
@@ -103,34 +100,6 @@ def model_schema(model: type[pydantic.BaseModel]) -> Schema:
     return structural(raw, raw.get("$defs", {}))
 
 
-@dataclass(frozen=True)
-class PrinterColumn:
-    """One column of `kubectl get`."""
-
-    name: str
-    json_path: str
-    type: str = "string"
-    description: str = ""
-    priority: int = 0
-
-
-@dataclass(frozen=True)
-class CrdSpec:
-    """Everything about one CRD that is not in its models."""
-
-    kind: str
-    plural: str
-    short_name: str
-    description: str
-    spec_model: type[pydantic.BaseModel]
-    status_model: type[pydantic.BaseModel]
-    columns: list[PrinterColumn] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return f"{self.plural}.{GROUP}"
-
-
 def render_crd(crd: CrdSpec) -> Schema:
     """The complete CustomResourceDefinition object."""
     spec_schema = model_schema(crd.spec_model)
@@ -178,7 +147,7 @@ def render_crd(crd: CrdSpec) -> Schema:
                             "properties": {
                                 "apiVersion": {
                                     "type": "string",
-                                    "description": "APIVersion of this object: pulse.dev/v1alpha1.",
+                                    "description": f"APIVersion of this object: {API_VERSION}.",
                                 },
                                 "kind": {
                                     "type": "string",
@@ -208,8 +177,6 @@ def dump(document: Schema) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pulse_operator.api.registry import ALL_CRDS
-
     parser = argparse.ArgumentParser(description="Write the CRDs generated from the models.")
     parser.add_argument("--out", type=Path, default=Path("crds"), help="directory to write")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ operator writes nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -16,101 +17,15 @@ from typing import Any
 
 import kopf
 
-from pulse_operator import reconcile
-from pulse_operator.kube import Kube, Object
+from pulse_operator.api.crd import GROUP
+from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
+from pulse_operator.api.objects import MANAGED_BY, MANAGED_BY_LABEL, Object
 from pulse_operator.metrics import OperatorMetrics
-from pulse_operator.render.meta import MANAGED_BY
+from pulse_operator.reconcile.collector import refresh_collector_status
+from pulse_operator.reconcile.owners import OWNERS, OwnerReconciler, current_owner
+from pulse_operator.reconcile.protocol import Kube
+from pulse_operator.reconcile.report import Outcome
 from pulse_operator.settings import OperatorSettings
-
-GROUP, VERSION = "pulse.dev", "v1alpha1"
-CHILD_RESOURCES = (
-    ("", "v1", "configmaps", "ConfigMap"),
-    ("", "v1", "services", "Service"),
-    ("apps", "v1", "deployments", "Deployment"),
-    ("monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor"),
-    ("monitoring.coreos.com", "v1", "podmonitors", "PodMonitor"),
-    ("monitoring.coreos.com", "v1", "prometheusrules", "PrometheusRule"),
-)
-
-
-@dataclass(frozen=True)
-class OwnerKind:
-    """How one Pulse kind is reconciled, fully and when one of its children changes."""
-
-    kind: str
-    plural: str
-    full: reconcile.FullReconcile
-    child: Callable[
-        [Kube, OperatorSettings, Mapping[str, Any], Object, bool], reconcile.Outcome | None
-    ]
-
-
-OWNER_KINDS = (
-    OwnerKind(
-        "MetricsCollector",
-        "metricscollectors",
-        reconcile.reconcile_collector,
-        reconcile.collector_child_changed,
-    ),
-    OwnerKind("SLO", "slos", reconcile.reconcile_slo, reconcile.slo_child_changed),
-)
-
-
-def _post_events(raw: Mapping[str, Any], outcome: reconcile.Outcome, reason: str) -> None:
-    body = kopf.Body(dict(raw))  # type: ignore[arg-type]
-    for warning_reason, message in outcome.warnings:
-        kopf.event(body, type="Warning", reason=warning_reason, message=message)
-    if outcome.applied:
-        kopf.event(body, type="Normal", reason=reason, message=", ".join(outcome.applied))
-
-
-def build_registry(
-    kube: Kube,
-    settings: OperatorSettings,
-    *,
-    scoped: bool = False,
-    metrics: OperatorMetrics | None = None,
-) -> kopf.OperatorRegistry:
-    """Every handler, in a registry of its own (no module-level state). `scoped`: watching
-    named namespaces only, with namespaced Roles, so nothing cluster-wide may be listed."""
-    registry = kopf.OperatorRegistry()
-    # A registry of our own does not get kopf's default login handlers: credentials come
-    # the same way as for Kube (in-cluster service account, else the kubeconfig).
-    kopf.on.login(registry=registry)(kopf.login_via_client)
-
-    @kopf.on.startup(registry=registry)
-    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # Pulse's status schema is structural (unknown fields are pruned), so kopf keeps
-        # its bookkeeping in annotations rather than in status.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=GROUP, key="last-handled-configuration"
-        )
-        settings.persistence.finalizer = f"{GROUP}/finalizer"
-        # Only warnings become Events by themselves; handlers post their own Normal events.
-        settings.posting.level = logging.WARNING
-        settings.execution.max_workers = 16
-        # Bounded per-object workers: a burst of thousands of events waits in the watch
-        # streams instead of becoming thousands of live tasks holding bodies. Measured at
-        # 1000 collectors: unbounded 327 MiB peak; 64 took 157 MiB but 148 s to converge;
-        # 200 took 247 MiB and 118 s (docs/benchmarks.md).
-        settings.queueing.worker_limit = 200
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        # kopf scans namespaces and CRDs cluster-wide, which namespaced Roles do not allow
-        # (it would retry for about a minute before watching anything)
-        settings.scanning.disabled = scoped
-
-    locks = OwnerLocks()
-    metrics = metrics or OperatorMetrics()
-    for owner_kind in OWNER_KINDS:
-        _register_owner(registry, kube, settings, owner_kind, locks, metrics)
-    _register_pod_status_refresh(registry, kube, settings, locks, metrics)
-    for group, version, plural, kind in CHILD_RESOURCES:
-        _register_child_watch(
-            registry, kube, settings, locks, metrics, group, version, plural, kind
-        )
-    return registry
 
 
 class OwnerLocks:
@@ -127,34 +42,96 @@ class OwnerLocks:
             return self._locks.setdefault(uid, threading.Lock())
 
 
-def _current(kube: Kube, kind: str, namespace: str, name: str, uid: str) -> Object | None:
-    """The owner as it is now (kopf's and the watch's copies may be older), or None when
-    it is gone, replaced by a namesake, or being deleted."""
-    body = kube.get(kind, namespace, name)
-    if body is None or body["metadata"].get("uid") != uid:
-        return None
-    return None if body["metadata"].get("deletionTimestamp") else body
+@dataclass(frozen=True)
+class Wiring:
+    """What every handler shares: the cluster, the settings, the locks and the metrics."""
+
+    kube: Kube
+    settings: OperatorSettings
+    locks: OwnerLocks
+    metrics: OperatorMetrics
+
+    def locked(
+        self, kind: str, trigger: str, uid: str, work: Callable[[], Outcome | None]
+    ) -> Outcome | None:
+        """Runs `work` under the owner's lock, measured."""
+        with self.locks(uid):
+            return self.metrics.measure(kind, trigger, work)
+
+
+def build_registry(
+    kube: Kube,
+    settings: OperatorSettings,
+    *,
+    scoped: bool = False,
+    metrics: OperatorMetrics | None = None,
+) -> kopf.OperatorRegistry:
+    """Every handler, in a registry of its own (no module-level state). `scoped`: watching
+    named namespaces only, with namespaced Roles, so nothing cluster-wide may be listed."""
+    registry = kopf.OperatorRegistry()
+    # A registry of our own does not get kopf's default login handlers: credentials come
+    # the same way as for the API client (in-cluster service account, else the kubeconfig).
+    kopf.on.login(registry=registry)(kopf.login_via_client)
+    kopf.on.startup(registry=registry)(_kopf_configuration(settings, scoped))
+    wiring = Wiring(kube, settings, OwnerLocks(), metrics or OperatorMetrics())
+    for owner in OWNERS.values():
+        _register_owner(registry, wiring, owner)
+    _register_pod_status_refresh(registry, wiring)
+    for child_kind in CHILD_KINDS:
+        _register_child_watch(registry, wiring, child_kind)
+    return registry
+
+
+def _kopf_configuration(pulse: OperatorSettings, scoped: bool) -> Callable[..., None]:
+    """The startup handler that puts Pulse's settings into kopf's."""
+
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # Pulse's status schema is structural (unknown fields are pruned), so kopf keeps
+        # its bookkeeping in annotations rather than in status.
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=GROUP, key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        # Only warnings become Events by themselves; handlers post their own Normal events.
+        settings.posting.level = logging.WARNING
+        settings.execution.max_workers = pulse.max_workers
+        settings.queueing.worker_limit = pulse.worker_limit
+        settings.watching.server_timeout = pulse.watch_server_timeout_seconds
+        settings.watching.client_timeout = pulse.watch_client_timeout_seconds
+        # kopf scans namespaces and CRDs cluster-wide, which namespaced Roles do not allow
+        # (it would retry for about a minute before watching anything)
+        settings.scanning.disabled = scoped
+
+    return configure
+
+
+def _post_events(raw: Mapping[str, Any], outcome: Outcome, reason: str) -> None:
+    body = kopf.Body(dict(raw))  # type: ignore[arg-type]
+    for warning_reason, message in outcome.warnings:
+        kopf.event(body, type="Warning", reason=warning_reason, message=message)
+    if outcome.applied:
+        kopf.event(body, type="Normal", reason=reason, message=", ".join(outcome.applied))
 
 
 def _register_owner(
-    registry: kopf.OperatorRegistry,
-    kube: Kube,
-    settings: OperatorSettings,
-    owner: OwnerKind,
-    locks: OwnerLocks,
-    metrics: OperatorMetrics,
+    registry: kopf.OperatorRegistry, wiring: Wiring, owner: OwnerReconciler
 ) -> None:
+    kind = owner.kind
+
     def reconcile_owner(
         body: kopf.Body, reason: str, namespace: str | None, name: str, uid: str, **_: Any
     ) -> None:
-        with locks(uid), metrics.reconciling(owner.kind, "spec") as result:
-            current = _current(kube, owner.kind, namespace or "", name, uid)
+        def work() -> Outcome | None:
+            current = current_owner(wiring.kube, kind.kind, namespace or "", name, uid)
             if current is None:
-                result["result"] = "ok"
-                return
+                return None
             # a new object has no children to prune yet; an update or a restart may have some
-            outcome = owner.full(kube, settings, current, prune=reason != "create")
-            result["result"] = "degraded" if outcome.warnings else "ok"
+            return owner.full(wiring.kube, wiring.settings, current, prune=reason != "create")
+
+        outcome = wiring.locked(kind.kind, "spec", uid, work)
+        if outcome is None:
+            return
         _post_events(body, outcome, "Applied")
         if outcome.permanent_error is not None:
             raise kopf.PermanentError(outcome.permanent_error)
@@ -162,16 +139,9 @@ def _register_owner(
             raise kopf.TemporaryError(str(outcome.warnings), delay=outcome.retry_after)
 
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
-        on(GROUP, VERSION, owner.plural, registry=registry, id=f"reconcile-{owner.plural}")(
+        on(kind.group, kind.version, kind.plural, registry=registry, id=f"reconcile-{kind.plural}")(
             reconcile_owner
         )
-
-
-POD_STATUS_REFRESH_SECONDS = 10.0
-"""Seconds between re-reads of a collector's pods while they are not Ready. Only such
-collectors get the timer (kopf starts and stops it as the status changes), and the first
-read comes one period after they were reported: a collector that is Ready within that
-costs nothing."""
 
 
 def _pods_not_ready(status: Mapping[str, Any], **_: Any) -> bool:
@@ -181,70 +151,69 @@ def _pods_not_ready(status: Mapping[str, Any], **_: Any) -> bool:
     )
 
 
-def _register_pod_status_refresh(
-    registry: kopf.OperatorRegistry,
-    kube: Kube,
-    settings: OperatorSettings,
-    locks: OwnerLocks,
-    metrics: OperatorMetrics,
-) -> None:
-    def refresh(namespace: str | None, name: str, uid: str, **_: Any) -> None:
-        with locks(uid), metrics.reconciling("MetricsCollector", "pods") as result:
-            current = _current(kube, "MetricsCollector", namespace or "", name, uid)
-            if current is not None:
-                reconcile.refresh_collector_status(kube, settings, current)
-            result["result"] = "ok"
+def _register_pod_status_refresh(registry: kopf.OperatorRegistry, wiring: Wiring) -> None:
+    kind = METRICS_COLLECTOR
 
+    def refresh(namespace: str | None, name: str, uid: str, **_: Any) -> None:
+        def work() -> None:
+            current = current_owner(wiring.kube, kind.kind, namespace or "", name, uid)
+            if current is not None:
+                refresh_collector_status(wiring.kube, wiring.settings, current)
+
+        wiring.locked(kind.kind, "pods", uid, work)
+
+    period = wiring.settings.pod_status_refresh_seconds
     kopf.timer(
-        GROUP,
-        VERSION,
-        "metricscollectors",
+        kind.group,
+        kind.version,
+        kind.plural,
         registry=registry,
         id="pods-not-ready",
-        interval=POD_STATUS_REFRESH_SECONDS,
-        initial_delay=POD_STATUS_REFRESH_SECONDS,
+        interval=period,
+        initial_delay=period,
         when=_pods_not_ready,
     )(refresh)
 
 
-def _register_child_watch(
-    registry: kopf.OperatorRegistry,
-    kube: Kube,
-    settings: OperatorSettings,
-    locks: OwnerLocks,
-    metrics: OperatorMetrics,
-    group: str,
-    version: str,
-    plural: str,
-    kind: str,
-) -> None:
-    owners = {owner.kind: owner for owner in OWNER_KINDS}
+def _child_changed(
+    wiring: Wiring,
+    owner: OwnerReconciler,
+    reference: Mapping[str, Any],
+    child: Object,
+    deleted: bool,
+) -> Outcome | None:
+    """One child event, for the owner its controller reference names."""
+    namespace = child["metadata"]["namespace"]
+    current = current_owner(
+        wiring.kube, owner.kind.kind, namespace, reference["name"], reference["uid"]
+    )
+    if current is None:  # deleted with its owner (garbage collection)
+        return None
+    outcome = owner.child_changed(wiring.kube, wiring.settings, current, child, deleted)
+    if outcome is not None:
+        _post_events(current, outcome, "DriftCorrected")
+    return outcome
 
+
+def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind: Kind) -> None:
     def on_child_event(body: kopf.Body, type: str | None, **_: Any) -> None:
         if type is None:  # the initial listing; the owners' resume handlers cover it
             return
-        child = {"apiVersion": f"{group}/{version}".lstrip("/"), "kind": kind, **dict(body)}
-        namespace = body["metadata"]["namespace"]
+        child = {"apiVersion": kind.api_version, "kind": kind.kind, **dict(body)}
         for reference in body.get("metadata", {}).get("ownerReferences", []):
-            owner = owners.get(reference.get("kind", ""))
+            owner = OWNERS.get(reference.get("kind", ""))
             if owner is None or not reference.get("controller"):
                 continue
-            with locks(reference["uid"]), metrics.reconciling(owner.kind, "child") as result:
-                current = _current(kube, owner.kind, namespace, reference["name"], reference["uid"])
-                result["result"] = "ok"
-                if current is None:  # deleted with its owner (garbage collection)
-                    continue
-                result["result"] = "error"
-                outcome = owner.child(kube, settings, current, child, type == "DELETED")
-                result["result"] = "degraded" if outcome and outcome.warnings else "ok"
-            if outcome is not None:
-                _post_events(current, outcome, "DriftCorrected")
+            work = functools.partial(
+                _child_changed, wiring, owner, reference, child, type == "DELETED"
+            )
+            wiring.locked(owner.kind.kind, "child", reference["uid"], work)
 
     kopf.on.event(
-        group,
-        version,
-        plural,
+        kind.group,
+        kind.version,
+        kind.plural,
         registry=registry,
-        id=f"children-{plural}",
-        labels={"app.kubernetes.io/managed-by": MANAGED_BY},
+        id=f"children-{kind.plural}",
+        labels={MANAGED_BY_LABEL: MANAGED_BY},
     )(on_child_event)

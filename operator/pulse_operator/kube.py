@@ -10,56 +10,27 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from pulse_operator import __version__
-from pulse_operator.render.meta import MANAGED_BY_SELECTOR, Owner
+from pulse_operator.api.kinds import KINDS, api_root
+from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object, Owner
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 DISCOVERY_TTL_SECONDS = 30.0
 """How long a discovery answer is reused: CRDs installed later are seen within this."""
 
-Object = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Kind:
-    """Where a kind lives in the REST API."""
-
-    api_version: str
-    kind: str
-    plural: str
-
-    def collection(self, namespace: str) -> str:
-        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        return f"{root}/namespaces/{namespace}/{self.plural}"
-
-
-KINDS = {
-    kind.kind: kind
-    for kind in (
-        Kind("v1", "ConfigMap", "configmaps"),
-        Kind("v1", "Service", "services"),
-        Kind("v1", "Secret", "secrets"),
-        Kind("v1", "Pod", "pods"),
-        Kind("apps/v1", "Deployment", "deployments"),
-        Kind("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
-        Kind("monitoring.coreos.com/v1", "PodMonitor", "podmonitors"),
-        Kind("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
-        Kind("pulse.dev/v1alpha1", "MetricsCollector", "metricscollectors"),
-        Kind("pulse.dev/v1alpha1", "SLO", "slos"),
-    )
-}
-
-
-class Kube:
-    """Apply, read and status-patch objects of the kinds Pulse manages."""
+class KubeClient:
+    """The `reconcile.Kube` interface on a real API server: apply, read and status-patch
+    objects of the kinds Pulse manages."""
 
     def __init__(self, api_client: kubernetes.client.ApiClient, field_manager: str) -> None:
         self._api = api_client
@@ -68,7 +39,7 @@ class Kube:
         self._discovery_lock = threading.Lock()
 
     @classmethod
-    def from_environment(cls, field_manager: str) -> Kube:
+    def from_environment(cls, field_manager: str, pool_size: int) -> KubeClient:
         """In-cluster credentials when in a pod, else KUBECONFIG / ~/.kube/config."""
         configuration = kubernetes.client.Configuration()
         # kubernetes.config's loaders carry no type hints
@@ -80,8 +51,7 @@ class Kube:
             kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
                 client_configuration=configuration
             )
-        # kopf runs sync handlers in a thread pool: one connection per worker thread.
-        configuration.connection_pool_maxsize = 32
+        configuration.connection_pool_maxsize = pool_size
         api_client = kubernetes.client.ApiClient(configuration)
         api_client.user_agent = f"pulse-operator/{__version__}"
         return cls(api_client, field_manager)
@@ -181,7 +151,7 @@ class Kube:
             )
         ]
 
-    def list_pods(self, namespace: str, selector: dict[str, str]) -> list[Object] | None:
+    def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[Object] | None:
         """The pods matching `selector` (a Deployment's), or None when RBAC does not allow
         listing pods: they only add detail to a status, never decide it."""
         query = [("labelSelector", ",".join(f"{k}={v}" for k, v in sorted(selector.items())))]
@@ -215,9 +185,8 @@ class Kube:
         return kind_name in cached[1]
 
     def _discover(self, api_version: str) -> set[str]:
-        root = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
         try:
-            resources = self._call("GET", root).get("resources", [])
+            resources = self._call("GET", api_root(api_version)).get("resources", [])
         except ApiException as error:
             if error.status == 404:
                 return set()

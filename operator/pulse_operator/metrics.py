@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.process_collector import ProcessCollector
+
+from pulse_operator.reconcile.report import Outcome
 
 
 class OperatorMetrics:
@@ -31,16 +32,20 @@ class OperatorMetrics:
             registry=self.registry,
         )
 
-    @contextmanager
-    def reconciling(self, kind: str, trigger: str) -> Iterator[dict[str, str]]:
-        """Times one reconciliation; the caller sets outcome["result"] (default: error)."""
-        outcome = {"result": "error"}
+    def measure(
+        self, kind: str, trigger: str, work: Callable[[], Outcome | None]
+    ) -> Outcome | None:
+        """Runs one reconciliation, timed and counted by its result: what `work` returns
+        (ok when it had nothing to report), error when it raised."""
         begin = time.monotonic()
+        result = "error"
         try:
-            yield outcome
+            outcome = work()
+            result = "ok" if outcome is None else outcome.result
+            return outcome
         finally:
             self.duration.labels(kind, trigger).observe(time.monotonic() - begin)
-            self.reconciles.labels(kind, trigger, outcome["result"]).inc()
+            self.reconciles.labels(kind, trigger, result).inc()
 
     def serve(self, url: str) -> None:
         """Serves the registry at `url` (http://HOST:PORT/metrics) from a background thread."""

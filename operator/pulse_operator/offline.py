@@ -10,14 +10,11 @@ from typing import Any
 import yaml
 
 from pulse_operator import validation
-from pulse_operator.api.slo import SLOSpec
-from pulse_operator.crdgen import GROUP
-from pulse_operator.kube import Object
+from pulse_operator.api.crd import GROUP
+from pulse_operator.api.objects import Object, Owner
 from pulse_operator.render.collector import parse_and_render_collector
-from pulse_operator.render.meta import Owner
-from pulse_operator.render.slo import render_slo
+from pulse_operator.render.slo import parse_and_render_slo
 from pulse_operator.settings import OperatorSettings
-from pulse_operator.slo import promql
 
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
 """The owner's uid in offline output when the manifest has none (the server assigns it)."""
@@ -55,10 +52,7 @@ def _render_document(doc: dict[str, Any], settings: OperatorSettings) -> list[Ob
     if doc["kind"] == "MetricsCollector":
         return parse_and_render_collector(owner, doc.get("spec"), settings)[1]
     if doc["kind"] == "SLO":
-        try:
-            return render_slo(owner, validation.parse_spec(SLOSpec, doc.get("spec")))
-        except promql.InvalidPromQLError as error:
-            raise validation.SpecError([str(problem) for problem in error.problems]) from error
+        return parse_and_render_slo(owner, doc.get("spec"), settings)[1]
     raise validation.SpecError([f"kind: {doc['kind']} is not a kind Pulse renders"])
 
 

@@ -1,13 +1,26 @@
-"""Conditions the Kubernetes way: computed purely, so unchanged status means no write."""
+"""Status the Kubernetes way, computed purely from what reconciliation saw.
+
+Built from the status models, so a misspelt field fails here instead of being pruned by
+the structural schema (which would make every reconcile rewrite the status); the same
+inputs give the same status, so an unchanged status means no write.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pulse_operator.api.common import ConditionType
+from pulse_operator import pod_health
+from pulse_operator.api.common import Condition, ConditionStatus, ConditionType, ResourceStatus
+from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCollectorStatus
+from pulse_operator.api.objects import Object, ref
+from pulse_operator.api.slo import SLOSpec
+from pulse_operator.api.slo_status import SLOStatus
+from pulse_operator.slo.rules import window_table
 
-ConditionStatus = Literal["True", "False", "Unknown"]
+KEPT = " The last applied configuration stays in place."
+"""Said of every failure: Pulse never tears down what was working because of a bad edit."""
 
 
 @dataclass(frozen=True)
@@ -20,35 +33,153 @@ class ConditionUpdate:
     message: str = ""
 
 
-def merge_conditions(
-    current: list[dict[str, Any]],
-    updates: list[ConditionUpdate],
-    generation: int,
-    now: str,
-) -> list[dict[str, Any]]:
-    """The conditions after `updates`; lastTransitionTime only moves when status changes."""
-    previous = {c.get("type"): c for c in current}
-    merged = []
-    for update in updates:
-        before = previous.get(update.type)
-        if before is None or before.get("status") != update.status:
-            transition = now
-        else:
-            transition = before.get("lastTransitionTime", now)
-        merged.append(
-            {
-                "type": update.type,
-                "status": update.status,
-                "reason": update.reason,
-                "message": update.message,
-                "lastTransitionTime": transition,
-                "observedGeneration": generation,
-            }
-        )
-    return merged
+@dataclass(frozen=True)
+class Observed:
+    """What every status is computed against: the object as read, and the time."""
+
+    body: Mapping[str, Any]
+    now: str
+    """RFC 3339, when a condition's status changes."""
+
+    @property
+    def generation(self) -> int:
+        return int(self.body["metadata"].get("generation", 0))
+
+    def conditions(self, updates: Sequence[ConditionUpdate]) -> list[Condition]:
+        """The conditions after `updates`; lastTransitionTime only moves when status does."""
+        previous = {c.get("type"): c for c in (self.body.get("status") or {}).get("conditions", [])}
+        merged = []
+        for update in updates:
+            before = previous.get(update.type) or {}
+            same = before.get("status") == update.status
+            merged.append(
+                Condition(
+                    type=update.type,
+                    status=update.status,
+                    reason=update.reason,
+                    message=update.message,
+                    last_transition_time=before.get("lastTransitionTime", self.now)
+                    if same
+                    else self.now,
+                    observed_generation=self.generation,
+                )
+            )
+        return merged
 
 
-def status_changed(current: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+def document(status: ResourceStatus) -> Object:
+    """The status as the API server stores it: camelCase, only the fields that were set."""
+    return status.model_dump(by_alias=True, exclude_none=True, exclude_unset=True)
+
+
+def changed(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
     """Whether writing `desired` would change anything the operator owns."""
     current = current or {}
     return any(current.get(key) != value for key, value in desired.items())
+
+
+def failed(observed: Observed, reason: str, message: str) -> ResourceStatus:
+    """A problem that blocks reconciling: not Ready, not progressing, Degraded."""
+    return ResourceStatus(
+        observed_generation=observed.generation,
+        conditions=observed.conditions(
+            [
+                ConditionUpdate("Ready", "False", reason, message),
+                ConditionUpdate("Progressing", "False", reason),
+                ConditionUpdate("Degraded", "True", reason, message + KEPT),
+            ]
+        ),
+    )
+
+
+def _deployment_conditions(
+    deployment: Object | None, pods: Sequence[Object]
+) -> tuple[ConditionUpdate, ConditionUpdate, dict[str, int]]:
+    """Ready and Progressing from the Deployment's own status, and the replica counts;
+    while pods are not Ready, the message says which and why."""
+    if deployment is None:
+        return (
+            ConditionUpdate("Ready", "False", "DeploymentMissing", "the Deployment is not there"),
+            ConditionUpdate("Progressing", "True", "Creating"),
+            {},
+        )
+    spec_replicas = int(deployment.get("spec", {}).get("replicas", 1))
+    status = deployment.get("status", {})
+    counts = {
+        "replicas": int(status.get("replicas", 0)),
+        "ready_replicas": int(status.get("readyReplicas", 0)),
+    }
+    available = int(status.get("availableReplicas", 0))
+    updated = int(status.get("updatedReplicas", 0))
+    current = status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
+    if current and available >= spec_replicas and updated >= spec_replicas:
+        return (
+            ConditionUpdate(
+                "Ready", "True", "Available", f"{available}/{spec_replicas} pods ready"
+            ),
+            ConditionUpdate("Progressing", "False", "Complete"),
+            counts,
+        )
+    message = f"{available}/{spec_replicas} pods available, {updated} updated"
+    if why := pod_health.unready_pods(pods):
+        message = f"{message}; {why}"
+    return (
+        ConditionUpdate("Ready", "False", "PodsNotReady", message),
+        ConditionUpdate("Progressing", "True", "RollingOut", message),
+        counts,
+    )
+
+
+def collector_status(
+    observed: Observed,
+    spec: MetricsCollectorSpec,
+    children: Sequence[Object],
+    skipped: Sequence[str],
+    deployment: Object | None,
+    pods: Sequence[Object],
+) -> MetricsCollectorStatus:
+    """Ready from the Deployment and its pods; Degraded when children could not be created
+    because their kinds are not served (Prometheus Operator missing)."""
+    ready, progressing, counts = _deployment_conditions(deployment, pods)
+    if skipped:
+        degraded = ConditionUpdate(
+            "Degraded",
+            "True",
+            "PrometheusOperatorMissing",
+            f"not created, their CRDs are not installed: {', '.join(skipped)}",
+        )
+    else:
+        degraded = ConditionUpdate("Degraded", "False", "AsExpected")
+    return MetricsCollectorStatus(
+        observed_generation=observed.generation,
+        conditions=observed.conditions([ready, progressing, degraded]),
+        children=[ref(c) for c in children if ref(c) not in skipped],
+        sinks=len(spec.sinks),
+        **counts,
+    )
+
+
+def slo_status(observed: Observed, spec: SLOSpec, rule: Object, served: bool) -> SLOStatus:
+    """Ready when the PrometheusRule is applied; the window table either way."""
+    rules = len(rule["spec"]["groups"][0]["rules"])
+    if served:
+        updates = [
+            ConditionUpdate("Ready", "True", "RulesApplied", f"{rules} rules in {ref(rule)}"),
+            ConditionUpdate("Progressing", "False", "Complete"),
+            ConditionUpdate("Degraded", "False", "AsExpected"),
+        ]
+    else:
+        message = "the PrometheusRule CRD (Prometheus Operator) is not installed"
+        updates = [
+            ConditionUpdate("Ready", "False", "PrometheusOperatorMissing", message),
+            ConditionUpdate("Progressing", "False", "PrometheusOperatorMissing"),
+            ConditionUpdate("Degraded", "True", "PrometheusOperatorMissing", message),
+        ]
+    return SLOStatus(
+        observed_generation=observed.generation,
+        conditions=observed.conditions(updates),
+        children=[ref(rule)] if served else [],
+        sli_kind=spec.sli.kind,
+        rules=rules,
+        burn_rate_windows=window_table(spec),
+    )

@@ -14,6 +14,9 @@ ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 class SpecError(ValueError):
     """A spec the models reject; `problems` holds one `spec.path: message` line each."""
 
+    reason = "InvalidSpec"
+    """The condition reason a resource with this error reports."""
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems

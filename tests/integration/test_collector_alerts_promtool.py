@@ -11,8 +11,8 @@ import yaml
 from tests.integration.conftest import Promtool
 
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.objects import Owner
 from pulse_operator.render.collector_alerts import collector_rule
-from pulse_operator.render.meta import Owner
 from pulse_operator.settings import OperatorSettings
 
 SELECTOR = 'namespace="shop", collector="checkout", pod="checkout-1"'

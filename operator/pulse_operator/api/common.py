@@ -79,13 +79,14 @@ class SecretKeyRef(ApiModel):
 
 
 ConditionType = Literal["Ready", "Progressing", "Degraded"]
+ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(ApiModel):
     """The Kubernetes condition convention (metav1.Condition)."""
 
-    type: str = Field(description="Ready, Progressing or Degraded.")
-    status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
+    type: ConditionType = Field(description="Ready, Progressing or Degraded.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="A CamelCase word for programs: why the status is what it is.")
     message: str = Field(default="", description="What happened, for people.")
     last_transition_time: str = Field(

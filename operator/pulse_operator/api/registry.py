@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pulse_operator.api import kinds
+from pulse_operator.api.crd import CrdSpec, PrinterColumn
 from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCollectorStatus
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.api.slo_status import SLOStatus
-from pulse_operator.crdgen import CrdSpec, PrinterColumn
 
 _READY = PrinterColumn(
     name="Ready",
@@ -21,8 +22,8 @@ _REASON = PrinterColumn(
 _AGE = PrinterColumn(name="Age", json_path=".metadata.creationTimestamp", type="date")
 
 METRICS_COLLECTOR = CrdSpec(
-    kind="MetricsCollector",
-    plural="metricscollectors",
+    kind=kinds.METRICS_COLLECTOR.kind,
+    plural=kinds.METRICS_COLLECTOR.plural,
     short_name="mc",
     description="A MetricsCollector runs a collector container with the Pulse sidecar beside "
     "it, and creates its Service, scrape objects and alerts.",
@@ -48,8 +49,8 @@ METRICS_COLLECTOR = CrdSpec(
 )  # fmt: skip
 
 SLO = CrdSpec(
-    kind="SLO",
-    plural="slos",
+    kind=kinds.SLO.kind,
+    plural=kinds.SLO.plural,
     short_name="slo",
     description="An SLO turns an objective for a service into recording rules and "
     "multi-window, multi-burn-rate alerts in a PrometheusRule.",

@@ -9,18 +9,20 @@ import pydantic
 import yaml
 
 from pulse_operator import validation
+from pulse_operator.api.kinds import PROMETHEUS_OPERATOR
 from pulse_operator.api.metricscollector import (
     COLLECTOR_DEFAULTS,
     SIDECAR_DEFAULTS,
     MetricsCollectorSpec,
     Resources,
 )
+from pulse_operator.api.objects import COLLECTOR_COMPONENT, Owner
+from pulse_operator.render import credentials
 from pulse_operator.render import sidecar_config as cfg
 from pulse_operator.render.collector_alerts import collector_rule
-from pulse_operator.render.meta import Owner, child_metadata, selector_labels
+from pulse_operator.render.meta import child_metadata, selector_labels
 from pulse_operator.settings import OperatorSettings
 
-COMPONENT = "pulse-collector"
 SIDECAR_CONTAINER = "pulse-sidecar"
 COLLECTOR_CONTAINER = "collector"
 SIDECAR_PORT_NAME = "pulse-metrics"
@@ -57,45 +59,9 @@ def render_config_map(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": child_metadata(owner, COMPONENT, f"{owner.name}-sidecar"),
+        "metadata": child_metadata(owner, COLLECTOR_COMPONENT, f"{owner.name}-sidecar"),
         "data": {cfg.CONFIG_FILE: text},
     }
-
-
-def _secret_volumes(
-    spec: MetricsCollectorSpec,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Volumes and sidecar mounts for the API keys and every sink credential."""
-    volumes: list[dict[str, Any]] = []
-    mounts: list[dict[str, Any]] = []
-    if spec.ingest.api_keys_secret:
-        volumes.append({"name": "api-keys", "secret": {"secretName": spec.ingest.api_keys_secret}})
-        mounts.append({"name": "api-keys", "mountPath": str(cfg.API_KEYS_DIR), "readOnly": True})
-    for index, sink in enumerate(spec.sinks):
-        if sink.auth is None:
-            continue
-        for credential, ref in (
-            ("token", sink.auth.bearer_token),
-            ("username", sink.auth.username),
-            ("password", sink.auth.password),
-        ):
-            if ref is None:
-                continue
-            volume = f"sink-{index}-{credential}"
-            path = cfg.sink_credential_path(sink, credential)
-            volumes.append(
-                {
-                    "name": volume,
-                    "secret": {
-                        "secretName": ref.name,
-                        "items": [{"key": ref.key, "path": path.name}],
-                    },
-                }
-            )
-            mounts.append(
-                {"name": volume, "mountPath": str(path), "subPath": path.name, "readOnly": True}
-            )
-    return volumes, mounts
 
 
 def _placement(spec: MetricsCollectorSpec) -> dict[str, Any]:
@@ -115,7 +81,7 @@ def render_deployment(
 ) -> dict[str, Any]:
     """The pods: the user's container and the sidecar, restricted, with probes and limits."""
     config_hash = hashlib.sha256(config_map["data"][cfg.CONFIG_FILE].encode()).hexdigest()[:16]
-    secret_volumes, secret_mounts = _secret_volumes(spec)
+    secret_volumes, secret_mounts = credentials.volumes_and_mounts(spec)
     user = spec.collector
     collector: dict[str, Any] = {
         "name": COLLECTOR_CONTAINER,
@@ -141,7 +107,7 @@ def render_deployment(
     sidecar = {
         "name": SIDECAR_CONTAINER,
         "image": spec.sidecar.image or settings.sidecar_image,
-        "args": ["--config", str(cfg.CONFIG_DIR / cfg.CONFIG_FILE)],
+        "args": ["--config", str(credentials.CONFIG_DIR / cfg.CONFIG_FILE)],
         "env": [
             {
                 "name": "PULSE_SIDECAR__COLLECTOR__POD",
@@ -165,7 +131,7 @@ def render_deployment(
         "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULTS),
         "securityContext": _restricted_security_context(),
         "volumeMounts": [
-            {"name": "config", "mountPath": str(cfg.CONFIG_DIR / cfg.CONFIG_FILE),
+            {"name": "config", "mountPath": str(credentials.CONFIG_DIR / cfg.CONFIG_FILE),
              "subPath": cfg.CONFIG_FILE, "readOnly": True},
             {"name": "spool", "mountPath": str(cfg.SPOOL_DIR)},
             {"name": "tmp", "mountPath": "/tmp"},
@@ -174,8 +140,8 @@ def render_deployment(
     }  # fmt: skip
     # The spool may fill its limit; leave room for SQLite's journal beside it.
     spool_size_mib = spec.buffer.spool_max_bytes * 5 // 4 // (1024 * 1024) + 1
-    selector = selector_labels(owner, COMPONENT)
-    metadata = child_metadata(owner, COMPONENT, owner.name)
+    selector = selector_labels(owner, COLLECTOR_COMPONENT)
+    metadata = child_metadata(owner, COLLECTOR_COMPONENT, owner.name)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -227,8 +193,8 @@ def render_service(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": child_metadata(owner, COMPONENT, owner.name),
-        "spec": {"selector": selector_labels(owner, COMPONENT), "ports": ports},
+        "metadata": child_metadata(owner, COLLECTOR_COMPONENT, owner.name),
+        "spec": {"selector": selector_labels(owner, COLLECTOR_COMPONENT), "ports": ports},
     }
 
 
@@ -250,11 +216,13 @@ def render_monitor(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any] |
     }
     key = "endpoints" if monitor.kind == "ServiceMonitor" else "podMetricsEndpoints"
     return {
-        "apiVersion": "monitoring.coreos.com/v1",
+        "apiVersion": PROMETHEUS_OPERATOR,
         "kind": monitor.kind,
-        "metadata": child_metadata(owner, COMPONENT, owner.name, extra_labels=monitor.labels),
+        "metadata": child_metadata(
+            owner, COLLECTOR_COMPONENT, owner.name, extra_labels=monitor.labels
+        ),
         "spec": {
-            "selector": {"matchLabels": selector_labels(owner, COMPONENT)},
+            "selector": {"matchLabels": selector_labels(owner, COLLECTOR_COMPONENT)},
             key: [endpoint],
         },
     }

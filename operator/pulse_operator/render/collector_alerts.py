@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pulse_operator.api.kinds import PROMETHEUS_OPERATOR
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
-from pulse_operator.render.meta import Owner, child_metadata
+from pulse_operator.api.objects import COLLECTOR_COMPONENT, Owner
+from pulse_operator.render.meta import child_metadata
 from pulse_operator.settings import OperatorSettings
-
-COMPONENT = "pulse-collector"
 
 
 @dataclass(frozen=True)
@@ -145,10 +145,13 @@ def collector_rule(
 ) -> dict[str, Any]:
     """The PrometheusRule object."""
     return {
-        "apiVersion": "monitoring.coreos.com/v1",
+        "apiVersion": PROMETHEUS_OPERATOR,
         "kind": "PrometheusRule",
         "metadata": child_metadata(
-            owner, COMPONENT, f"{owner.name}-alerts", extra_labels=spec.alerting.rule_labels
+            owner,
+            COLLECTOR_COMPONENT,
+            f"{owner.name}-alerts",
+            extra_labels=spec.alerting.rule_labels,
         ),
         "spec": {
             "groups": [

@@ -2,33 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from pulse_operator.crdgen import GROUP, VERSION
-
-MANAGED_BY = "pulse-operator"
-MANAGED_BY_SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
-
-
-@dataclass(frozen=True)
-class Owner:
-    """The identity of the Pulse resource that owns a set of children."""
-
-    kind: str
-    name: str
-    namespace: str
-    uid: str
-
-    def reference(self) -> dict[str, Any]:
-        return {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": self.kind,
-            "name": self.name,
-            "uid": self.uid,
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
+from pulse_operator.api.objects import MANAGED_BY, MANAGED_BY_LABEL, Owner
 
 
 def selector_labels(owner: Owner, component: str) -> dict[str, str]:
@@ -39,7 +15,7 @@ def selector_labels(owner: Owner, component: str) -> dict[str, str]:
 def child_labels(owner: Owner, component: str) -> dict[str, str]:
     return {
         **selector_labels(owner, component),
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        MANAGED_BY_LABEL: MANAGED_BY,
         "app.kubernetes.io/part-of": "pulse",
     }
 

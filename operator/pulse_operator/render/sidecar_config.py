@@ -2,7 +2,7 @@
 
 The operator builds `pulse_sidecar.config.SidecarConfig` itself, so the ConfigMap it
 writes is exactly what the sidecar validates at start; credentials appear only as the
-paths where their Secrets are mounted (see `volumes`).
+paths where their Secrets are mounted (see `credentials`).
 """
 
 from __future__ import annotations
@@ -12,38 +12,24 @@ from typing import Any
 
 from pulse_operator.api.common import duration_seconds
 from pulse_operator.api.metricscollector import MetricsCollectorSpec, SinkSpec
+from pulse_operator.render import credentials
 from pulse_sidecar import config as sidecar
 
-CONFIG_DIR = Path("/etc/pulse")
 CONFIG_FILE = "sidecar.yaml"
-API_KEYS_DIR = CONFIG_DIR / "api-keys"
-SINK_CREDENTIALS_DIR = CONFIG_DIR / "sinks"
 SPOOL_DIR = Path("/var/lib/pulse")
 
 
-def sink_credential_path(sink: SinkSpec, credential: str) -> Path:
-    """Where one credential file of a sink is mounted (credential: token, username, password)."""
-    return SINK_CREDENTIALS_DIR / sink.name / credential
-
-
-def _sink(spec: SinkSpec, breaker: dict[str, Any]) -> dict[str, Any]:
+def _sink(index: int, spec: SinkSpec, breaker: dict[str, Any]) -> dict[str, Any]:
     endpoint = spec.endpoint
-    sink: dict[str, Any] = {
+    return {
         "type": spec.kind,
         "name": spec.name,
         "url": endpoint.url,
         "timeout_seconds": duration_seconds(endpoint.timeout),
         "push_interval_seconds": duration_seconds(spec.interval),
         "circuit_breaker": breaker,
+        **credentials.sink_settings(index, spec),
     }
-    if spec.auth and spec.auth.bearer_token:
-        sink["bearer_token_file"] = str(sink_credential_path(spec, "token"))
-    if spec.auth and spec.auth.username:
-        sink["basic_auth"] = {
-            "username_file": str(sink_credential_path(spec, "username")),
-            "password_file": str(sink_credential_path(spec, "password")),
-        }
-    return sink
 
 
 def sidecar_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> sidecar.SidecarConfig:
@@ -72,12 +58,12 @@ def sidecar_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> sid
             ],
             "ingest": {
                 "enabled": ingest.enabled,
-                "api_keys_dir": str(API_KEYS_DIR) if ingest.api_keys_secret else None,
+                "api_keys_dir": str(credentials.API_KEYS_DIR) if ingest.api_keys_secret else None,
                 "rate_limit_per_minute": ingest.rate_limit_per_minute,
                 "max_series_per_metric": ingest.max_series_per_metric,
                 "allowed_types": list(ingest.allowed_types) or None,
             },
-            "sinks": [_sink(sink, breaker) for sink in spec.sinks],
+            "sinks": [_sink(index, sink, breaker) for index, sink in enumerate(spec.sinks)],
             "buffer": {"max_samples": spec.buffer.max_samples},
             "spool": {
                 "path": str(SPOOL_DIR / "spool.db"),

@@ -14,8 +14,9 @@ from pulse_operator.slo import series, windows
 Rule = dict[str, Any]
 
 ALERT = "SLOErrorBudgetBurn"
-RUNBOOK_URL = "docs/runbooks/slo-error-budget-burn.md"
-"""Relative to the Pulse repository; `alerting.annotations.runbook_url` replaces it."""
+RUNBOOK = "slo-error-budget-burn.md"
+"""The runbook's file under the operator's runbook base URL; the SLO's
+`alerting.annotations.runbook_url` replaces the whole URL."""
 
 _BURN = '{{ printf "%.1f" $value }}'
 _ACTION = {
@@ -29,17 +30,23 @@ def enabled(pair: windows.BurnRateWindow, alerting: slo.Alerting) -> bool:
     return alerting.page if pair.severity == "critical" else alerting.ticket
 
 
-def alert_rules(spec: slo.SLOSpec, identity: series.SLOSeries, budget: Decimal) -> list[Rule]:
-    """One alert per enabled window pair, critical first."""
+def alert_rules(
+    spec: slo.SLOSpec, identity: series.SLOSeries, budget: Decimal, runbook_url: str
+) -> list[Rule]:
+    """One alert per enabled window pair, critical first, each linking `runbook_url`."""
     return [
-        _alert(spec, identity, budget, pair)
+        _alert(spec, identity, budget, pair, runbook_url)
         for pair in windows.burn_rate_windows(spec.window_days)
         if enabled(pair, spec.alerting)
     ]
 
 
 def _alert(
-    spec: slo.SLOSpec, identity: series.SLOSeries, budget: Decimal, pair: windows.BurnRateWindow
+    spec: slo.SLOSpec,
+    identity: series.SLOSeries,
+    budget: Decimal,
+    pair: windows.BurnRateWindow,
+    runbook_url: str,
 ) -> Rule:
     long, short = (windows.prometheus_duration(w) for w in (pair.long_window, pair.short_window))
     factor = series.number(pair.factor)
@@ -68,7 +75,7 @@ def _alert(
             f"lasts {windows.prometheus_duration(lasts)}. Error budget left over the last "
             f"{spec.window}: {budget_left}. {_ACTION[pair.severity]}"
         ),
-        "runbook_url": RUNBOOK_URL,
+        "runbook_url": runbook_url,
     }
     return {
         "alert": ALERT,

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 import promql_parser
 
 from pulse_operator.api import slo
+from pulse_operator.validation import SpecError
 
 _PLACEHOLDER = re.compile(slo.WINDOW_PLACEHOLDER)
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
@@ -50,12 +51,13 @@ class Problem:
         return f"spec.{self.field}: line {self.line}, column {self.column}: {self.message}"
 
 
-class InvalidPromQLError(ValueError):
+class InvalidPromQLError(SpecError):
     """An SLO whose PromQL does not parse; nothing may be generated from it."""
 
+    reason = "InvalidPromQL"
+
     def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(str(problem) for problem in problems))
-        self.problems = tuple(problems)
+        super().__init__([str(problem) for problem in problems])
 
 
 def with_window(query: str, window: str) -> str:

@@ -8,13 +8,17 @@ from fractions import Fraction
 from typing import Any
 
 from pulse_operator.api import slo
+from pulse_operator.api.slo_status import BurnRateWindow
 from pulse_operator.slo import alerts, promql, series, sli, windows
 
 Rule = dict[str, Any]
 
 
-def render_slo_rules(name: str, namespace: str, spec: slo.SLOSpec) -> dict[str, list[Rule]]:
-    """`{"groups": [...]}` for the PrometheusRule of SLO `namespace/name`.
+def render_slo_rules(
+    name: str, namespace: str, spec: slo.SLOSpec, runbook_base_url: str
+) -> dict[str, list[Rule]]:
+    """`{"groups": [...]}` for the PrometheusRule of SLO `namespace/name`; the alerts link
+    the runbook under `runbook_base_url` (the operator's PULSE_RUNBOOK_BASE_URL).
 
     One group, so that each evaluation reads the series recorded earlier in the same
     evaluation. Raises `promql.InvalidPromQLError` when the spec's PromQL does not parse.
@@ -27,7 +31,7 @@ def render_slo_rules(name: str, namespace: str, spec: slo.SLOSpec) -> dict[str, 
     rules = [
         *sli.recording_rules(spec.sli, spec.window_days, identity),
         *_budget_rules(spec, identity, budget),
-        *alerts.alert_rules(spec, identity, budget),
+        *alerts.alert_rules(spec, identity, budget, f"{runbook_base_url}/{alerts.RUNBOOK}"),
     ]
     return {"groups": [{"name": f"pulse-slo-{name}", "rules": rules}]}
 
@@ -37,19 +41,19 @@ def error_budget(spec: slo.SLOSpec) -> Decimal:
     return (100 - Decimal(repr(spec.objective))) / 100
 
 
-def window_table(spec: slo.SLOSpec) -> list[dict[str, Any]]:
+def window_table(spec: slo.SLOSpec) -> list[BurnRateWindow]:
     """The alert windows and factors for the SLO's status, critical first."""
     budget = Fraction(error_budget(spec))
     return [
-        {
-            "severity": pair.severity,
-            "longWindow": windows.prometheus_duration(pair.long_window),
-            "shortWindow": windows.prometheus_duration(pair.short_window),
-            "burnRateFactor": float(pair.factor),
-            "budgetPercent": float(pair.budget_fraction * 100),
-            "errorRatioThreshold": float(pair.factor * budget),
-            "enabled": alerts.enabled(pair, spec.alerting),
-        }
+        BurnRateWindow(
+            severity=pair.severity,
+            long_window=windows.prometheus_duration(pair.long_window),
+            short_window=windows.prometheus_duration(pair.short_window),
+            burn_rate_factor=float(pair.factor),
+            budget_percent=float(pair.budget_fraction * 100),
+            error_ratio_threshold=float(pair.factor * budget),
+            enabled=alerts.enabled(pair, spec.alerting),
+        )
         for pair in windows.burn_rate_windows(spec.window_days)
     ]
 

@@ -20,6 +20,9 @@ from tests.integration.slo import synthetic
 from pulse_operator.api import slo
 from pulse_operator.slo import rules, windows
 
+RUNBOOKS = "https://runbooks.example.com/pulse"
+"""The operator's runbook base URL in these tests."""
+
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((REPO / "examples" / "slos").glob("*.yaml"))
 NAME, NAMESPACE, SERVICE = "under-test", "tests", "svc"
@@ -49,7 +52,7 @@ def test_promtool_accepts_the_rules_of_every_example(
 ) -> None:
     document = yaml.safe_load(path.read_text())
     spec = slo.SLOSpec.model_validate(document["spec"])
-    rendered = rules.render_slo_rules(document["metadata"]["name"], "default", spec)
+    rendered = rules.render_slo_rules(document["metadata"]["name"], "default", spec, RUNBOOKS)
     done = promtool("check", "rules", write_yaml(tmp_path / "rules.yaml", rendered))
     count = len(rendered["groups"][0]["rules"])
     assert f"SUCCESS: {count} rules found" in done.stdout
@@ -99,7 +102,7 @@ class Scenario:
     ) -> None:
         """Runs promtool on the rules (without annotations) and the profile's series, and
         fails unless the alerts at each checked minute are exactly the expected ones."""
-        rendered = rules.render_slo_rules(NAME, NAMESPACE, self.spec)
+        rendered = rules.render_slo_rules(NAME, NAMESPACE, self.spec, RUNBOOKS)
         for rule in rendered["groups"][0]["rules"]:
             rule.pop("annotations", None)
         write_yaml(tmp_path / "rules.yaml", rendered)
@@ -185,7 +188,7 @@ def test_the_annotations_say_how_fast_the_budget_burns_and_how_much_is_left(
     scenario = Scenario("availability", 98, "30d")
     spec = scenario.spec.model_copy(update={"alerting": slo.Alerting(labels={"team": "payments"})})
     profile = synthetic.Profile(((0, 0.0), (1980, 1.0)), 2010)
-    write_yaml(tmp_path / "rules.yaml", rules.render_slo_rules(NAME, NAMESPACE, spec))
+    write_yaml(tmp_path / "rules.yaml", rules.render_slo_rules(NAME, NAMESPACE, spec, RUNBOOKS))
     test = synthetic.promtool_tests("rules.yaml", scenario.kind, LABELS, profile, {})
     test["tests"][0]["alert_rule_test"] = [
         {
@@ -228,7 +231,7 @@ def test_a_quiet_half_hour_of_failures_weighs_by_its_traffic_not_its_length(
     """1000 good requests a minute for 30 minutes, then 10 failed ones a minute for 30: over the
     hour 1% of requests failed, not the 50% an average of 5-minute ratios would say."""
     spec = Scenario("ratio-errors", 99.9, "30d").spec
-    write_yaml(tmp_path / "rules.yaml", rules.render_slo_rules(NAME, NAMESPACE, spec))
+    write_yaml(tmp_path / "rules.yaml", rules.render_slo_rules(NAME, NAMESPACE, spec, RUNBOOKS))
     series = '{{namespace="tests", service="svc", slo="under-test"}}'
     test = {
         "rule_files": ["rules.yaml"],

@@ -11,9 +11,9 @@ import yaml
 
 from pulse_operator import apidocs, crdgen
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.objects import Owner
 from pulse_operator.api.registry import ALL_CRDS
 from pulse_operator.render.collector import render_collector
-from pulse_operator.render.meta import Owner
 from pulse_operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[3]

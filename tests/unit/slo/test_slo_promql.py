@@ -84,7 +84,9 @@ def test_valid_queries_have_no_problems(sli: dict[str, Any]) -> None:
 
 def test_rendering_refuses_a_spec_whose_promql_does_not_parse() -> None:
     with pytest.raises(promql.InvalidPromQLError, match=r"spec\.sli\.ratio\.errorQuery") as raised:
-        rules.render_slo_rules("api", "default", ratio("sum(rate(e[{{.window}}])"))
+        rules.render_slo_rules(
+            "api", "default", ratio("sum(rate(e[{{.window}}])"), "https://runbooks.example.com"
+        )
     assert len(raised.value.problems) == 1
 
 

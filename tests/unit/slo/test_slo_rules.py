@@ -13,6 +13,9 @@ from tests.support import assert_matches_golden
 from pulse_operator.api import slo
 from pulse_operator.slo import rules
 
+RUNBOOKS = "https://runbooks.example.com/pulse"
+"""The operator's runbook base URL in these tests."""
+
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = sorted((REPO / "examples" / "slos").glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
@@ -28,7 +31,7 @@ def load(path: Path) -> tuple[str, str, slo.SLOSpec]:
 
 def render(spec: dict[str, Any] | slo.SLOSpec, name: str = "api") -> list[dict[str, Any]]:
     validated = spec if isinstance(spec, slo.SLOSpec) else slo.SLOSpec.model_validate(spec)
-    groups = rules.render_slo_rules(name, "shop", validated)["groups"]
+    groups = rules.render_slo_rules(name, "shop", validated, RUNBOOKS)["groups"]
     assert len(groups) == 1
     rendered: list[dict[str, Any]] = groups[0]["rules"]
     return rendered
@@ -59,14 +62,17 @@ def test_there_are_six_examples_with_a_30_day_ratio_and_a_7_day_slo() -> None:
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
 def test_every_example_renders_as_its_golden_file(path: Path) -> None:
     rendered = yaml.safe_dump(
-        rules.render_slo_rules(*load(path)), sort_keys=False, width=1000, allow_unicode=True
+        rules.render_slo_rules(*load(path), RUNBOOKS),
+        sort_keys=False,
+        width=1000,
+        allow_unicode=True,
     )
     assert_matches_golden(rendered, GOLDEN / f"{path.stem}.yaml")
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[path.stem for path in EXAMPLES])
 def test_every_generated_expression_parses(path: Path) -> None:
-    for rule in rules.render_slo_rules(*load(path))["groups"][0]["rules"]:
+    for rule in rules.render_slo_rules(*load(path), RUNBOOKS)["groups"][0]["rules"]:
         promql_parser.parse(rule["expr"])
 
 
@@ -120,7 +126,7 @@ def test_the_four_alerts_follow_the_alerting_contract() -> None:
         assert CONTRACT_LABELS - {"slo", "service"} <= set(alert["labels"])
         assert set(alert["annotations"]) == {"summary", "description", "runbook_url"}
         assert "{{ with query" in alert["annotations"]["description"]
-        assert alert["annotations"]["runbook_url"].endswith("slo-error-budget-burn.md")
+        assert alert["annotations"]["runbook_url"] == f"{RUNBOOKS}/slo-error-budget-burn.md"
 
 
 def test_alerting_switches_drop_the_pages_or_the_tickets() -> None:
@@ -165,7 +171,7 @@ def test_a_latency_threshold_picks_its_bucket_however_the_client_wrote_it(
 
 def test_the_window_table_for_the_status_lists_every_pair_and_whether_it_alerts() -> None:
     spec = slo.SLOSpec.model_validate(ratio_spec(window="7d", alerting={"page": False}))
-    assert rules.window_table(spec)[0] == {
+    assert rules.window_table(spec)[0].model_dump(by_alias=True) == {
         "severity": "critical",
         "longWindow": "14m",
         "shortWindow": "5m",
@@ -174,7 +180,7 @@ def test_the_window_table_for_the_status_lists_every_pair_and_whether_it_alerts(
         "errorRatioThreshold": 0.0144,
         "enabled": False,
     }
-    assert [row["longWindow"] for row in rules.window_table(spec)] == [
+    assert [row.long_window for row in rules.window_table(spec)] == [
         "14m",
         "1h24m",
         "5h36m",

@@ -1,0 +1,60 @@
+"""Kubernetes objects as Pulse handles them, and the identity every child carries.
+
+Neutral ground: the renderers (pure), the API client and reconciliation all speak of
+objects as plain dicts and of their owner as an `Owner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pulse_operator.api.crd import API_VERSION
+
+Object = dict[str, Any]
+"""A Kubernetes object as JSON: apiVersion, kind, metadata, and the rest."""
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "pulse-operator"
+"""The value of MANAGED_BY_LABEL on every child: how watches and listings find them."""
+MANAGED_BY_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+
+COLLECTOR_COMPONENT = "pulse-collector"
+"""app.kubernetes.io/name of a MetricsCollector's children (and its pods)."""
+SLO_COMPONENT = "pulse-slo"
+"""app.kubernetes.io/name of an SLO's PrometheusRule."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The identity of the Pulse resource that owns a set of children."""
+
+    kind: str
+    name: str
+    namespace: str
+    uid: str
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Owner:
+        """The owner identity of a Pulse object as read from the API server."""
+        meta = body["metadata"]
+        return cls(
+            kind=body["kind"], name=meta["name"], namespace=meta["namespace"], uid=meta["uid"]
+        )
+
+    def reference(self) -> dict[str, Any]:
+        """The ownerReference each child carries: garbage collection follows it."""
+        return {
+            "apiVersion": API_VERSION,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+
+def ref(obj: Object) -> str:
+    """Kind/name: how status, events and logs name an object."""
+    return f"{obj['kind']}/{obj['metadata']['name']}"

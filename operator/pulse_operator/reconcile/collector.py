@@ -1,0 +1,111 @@
+"""A MetricsCollector: its Secrets checked, its children applied, its pods reported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulse_operator import status, validation
+from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.objects import Object, Owner
+from pulse_operator.reconcile import children as kids
+from pulse_operator.reconcile.protocol import Kube
+from pulse_operator.reconcile.report import Outcome, failed, observe, reported, write_status
+from pulse_operator.render.collector import parse_and_render_collector
+from pulse_operator.render.credentials import referenced_secrets
+from pulse_operator.settings import OperatorSettings
+
+PRUNABLE_KINDS = ("ServiceMonitor", "PodMonitor", "PrometheusRule")
+"""Kinds a collector's spec change can make unwanted (monitor kind switched, alerting off)."""
+
+
+def reconcile_collector(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool = True
+) -> Outcome:
+    """Brings one MetricsCollector's children to what its spec says, and reports it."""
+    owner = Owner.of(body)
+    try:
+        spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
+    except validation.SpecError as error:
+        return failed(kube, body, error.reason, str(error), permanent=True)
+    missing = [
+        name
+        for name in referenced_secrets(spec)
+        if not kube.exists("Secret", owner.namespace, name)
+    ]
+    if missing:
+        message = f"Secret(s) {', '.join(missing)} not found in namespace {owner.namespace}"
+        outcome = failed(kube, body, "SecretMissing", message, permanent=False)
+        outcome.retry_after = settings.secret_retry_seconds
+        return outcome
+    applied = kids.apply_children(kube, owner, children, prune=PRUNABLE_KINDS if prune else ())
+    deployment = applied.live.get(f"Deployment/{owner.name}")
+    pods = _pods_if_unready(kube, owner, deployment)
+    desired = status.collector_status(
+        observe(body), spec, children, applied.skipped, deployment, pods
+    )
+    return reported(kube, body, desired, applied)
+
+
+def collector_child_changed(
+    kube: Kube,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    child: Object,
+    deleted: bool,
+) -> Outcome | None:
+    """A child of this MetricsCollector changed: restore it if it drifted, and refresh the
+    status when the Deployment's status moved. None when there is nothing to report."""
+    owner = Owner.of(body)
+    try:
+        spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
+    except validation.SpecError:
+        return None  # the owner's own handler has reported it; the children stay as they are
+    corrected = kids.correct_drift(kube, children, child, deleted)
+    if child["kind"] != "Deployment" and corrected is None:
+        return None
+    _refresh_status(kube, body, owner, spec, children)
+    return Outcome(applied=[corrected] if corrected else [])
+
+
+def refresh_collector_status(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]
+) -> None:
+    """Re-reads the Deployment and its pods and rewrites the status if it moved: a pod
+    going from ContainerCreating to CrashLoopBackOff changes no Deployment field, so no
+    child event would tell."""
+    owner = Owner.of(body)
+    try:
+        spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
+    except validation.SpecError:
+        return
+    _refresh_status(kube, body, owner, spec, children)
+
+
+def _refresh_status(
+    kube: Kube,
+    body: Mapping[str, Any],
+    owner: Owner,
+    spec: MetricsCollectorSpec,
+    children: list[Object],
+) -> None:
+    deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than any event
+    pods = _pods_if_unready(kube, owner, deployment)
+    desired = status.collector_status(
+        observe(body), spec, children, kids.unserved(kube, children), deployment, pods
+    )
+    write_status(kube, body, desired)
+
+
+def _pods_if_unready(kube: Kube, owner: Owner, deployment: Object | None) -> list[Object]:
+    """The Deployment's pods when some are not ready (to say why), else none: a healthy
+    collector costs no pod listing."""
+    if deployment is None:
+        return []
+    deployment_status = deployment.get("status", {})
+    wanted = int(deployment.get("spec", {}).get("replicas", 1))
+    counts = ("readyReplicas", "availableReplicas", "updatedReplicas")
+    if all(int(deployment_status.get(count, 0)) >= wanted for count in counts):
+        return []
+    selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    return kube.list_pods(owner.namespace, selector) or []

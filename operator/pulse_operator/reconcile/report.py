@@ -1,0 +1,95 @@
+"""What a reconciliation tells the handler and writes to the owner's status."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pulse_operator import status
+from pulse_operator.api.common import ResourceStatus
+from pulse_operator.api.objects import Object
+from pulse_operator.reconcile.children import Applied
+from pulse_operator.reconcile.protocol import Kube
+from pulse_operator.settings import OperatorSettings
+
+
+@dataclass
+class Outcome:
+    """What a reconciliation did and what the handler should still do."""
+
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(reason, message) pairs to post as Warning Events."""
+    applied: list[str] = field(default_factory=list)
+    """Kind/name of each child written."""
+    retry_after: float | None = None
+    """Seconds after which to try again (a missing Secret), or None."""
+    permanent_error: str | None = None
+    """Set when only a new generation of the spec can help."""
+
+    @property
+    def result(self) -> str:
+        """The `result` label of pulse_operator_reconciles: ok or degraded."""
+        return "degraded" if self.warnings else "ok"
+
+
+class FullReconcile(Protocol):
+    """A whole owner, pruning what it no longer wants or not."""
+
+    def __call__(
+        self, kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool
+    ) -> Outcome: ...
+
+
+class ChildChanged(Protocol):
+    """One child of the owner changed or was deleted; None when there is nothing to report."""
+
+    def __call__(
+        self,
+        kube: Kube,
+        settings: OperatorSettings,
+        body: Mapping[str, Any],
+        child: Object,
+        deleted: bool,
+    ) -> Outcome | None: ...
+
+
+def observe(body: Mapping[str, Any]) -> status.Observed:
+    """The owner as read, at this moment."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return status.Observed(body=body, now=now)
+
+
+def write_status(kube: Kube, body: Mapping[str, Any], desired: ResourceStatus) -> bool:
+    """Applies the status only when it differs from what the object already says."""
+    document = status.document(desired)
+    if not status.changed(body.get("status"), document):
+        return False
+    meta = body["metadata"]
+    kube.apply_status(body["kind"], meta["namespace"], meta["name"], document)
+    return True
+
+
+def failed(
+    kube: Kube, body: Mapping[str, Any], reason: str, message: str, *, permanent: bool
+) -> Outcome:
+    """Reports a problem without touching the children: what was working keeps working."""
+    write_status(kube, body, status.failed(observe(body), reason, message))
+    outcome = Outcome(warnings=[(reason, message)])
+    if permanent:
+        outcome.permanent_error = message
+    return outcome
+
+
+def reported(
+    kube: Kube, body: Mapping[str, Any], desired: ResourceStatus, applied: Applied
+) -> Outcome:
+    """Writes the status after applying; children that could not be created (their kind
+    is not served) also become a Warning Event with the Degraded condition's words."""
+    write_status(kube, body, desired)
+    outcome = Outcome(applied=applied.written)
+    if applied.skipped:
+        degraded = next(c for c in desired.conditions if c.type == "Degraded")
+        outcome.warnings.append((degraded.reason, degraded.message))
+    return outcome

@@ -1,0 +1,47 @@
+"""An SLO: its one PrometheusRule applied, restored when it drifts, and reported."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulse_operator import status, validation
+from pulse_operator.api.objects import Object, Owner
+from pulse_operator.reconcile import children as kids
+from pulse_operator.reconcile.protocol import Kube
+from pulse_operator.reconcile.report import Outcome, failed, observe, reported
+from pulse_operator.render.slo import parse_and_render_slo
+from pulse_operator.settings import OperatorSettings
+
+PRUNABLE_KINDS = ("PrometheusRule",)
+"""An SLO owns nothing else; a rule whose name changed is the one to prune."""
+
+
+def reconcile_slo(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], *, prune: bool = True
+) -> Outcome:
+    """Brings one SLO's PrometheusRule to what its spec says, and reports it."""
+    owner = Owner.of(body)
+    try:
+        spec, children = parse_and_render_slo(owner, body.get("spec"), settings)
+    except validation.SpecError as error:  # the models, or PromQL that does not parse
+        return failed(kube, body, error.reason, str(error), permanent=True)
+    applied = kids.apply_children(kube, owner, children, prune=PRUNABLE_KINDS if prune else ())
+    desired = status.slo_status(observe(body), spec, children[0], served=not applied.skipped)
+    return reported(kube, body, desired, applied)
+
+
+def slo_child_changed(
+    kube: Kube,
+    settings: OperatorSettings,
+    body: Mapping[str, Any],
+    child: Object,
+    deleted: bool,
+) -> Outcome | None:
+    """The SLO's PrometheusRule changed: restore it if it drifted or was deleted."""
+    try:
+        _, children = parse_and_render_slo(Owner.of(body), body.get("spec"), settings)
+    except validation.SpecError:
+        return None  # the SLO's own handler reported it; the last good rule stays
+    corrected = kids.correct_drift(kube, children, child, deleted)
+    return None if corrected is None else Outcome(applied=[corrected])
