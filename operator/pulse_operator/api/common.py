@@ -56,11 +56,24 @@ Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)]
 
 
 class ApiModel(BaseModel):
-    """Base of every spec model: camelCase in YAML, unknown fields rejected, immutable."""
+    """Base of every API model: camelCase in YAML, unknown fields rejected, immutable."""
 
     model_config = ConfigDict(
         extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
     )
+
+
+def cel(*rules: tuple[str, str] | tuple[str, str, str]) -> ConfigDict:
+    """A model's CEL rules, carried into the CRD (`x-kubernetes-validations`) so admission
+    refuses what the model refuses: (rule, message) or (rule, message, fieldPath of the
+    field to blame). The rest of the configuration comes from ApiModel."""
+    validations: list[dict[str, str]] = []
+    for rule in rules:
+        validation = {"rule": rule[0], "message": rule[1]}
+        if len(rule) == 3:
+            validation["fieldPath"] = rule[2]
+        validations.append(validation)
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": validations})  # type: ignore[dict-item]
 
 
 class SecretKeyRef(ApiModel):

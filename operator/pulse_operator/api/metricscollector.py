@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
 from pulse_operator.api.common import (
     DNS_LABEL_PATTERN,
@@ -18,6 +17,7 @@ from pulse_operator.api.common import (
     Quantity,
     ResourceStatus,
     SecretKeyRef,
+    cel,
     duration_seconds,
     quantity,
 )
@@ -41,24 +41,6 @@ def _describe(defaults: dict[str, dict[str, str]]) -> str:
     )
 
 
-def _cel(*rules: tuple[str, str] | tuple[str, str, str]) -> ConfigDict:
-    """A model config that carries CEL rules into the CRD (`x-kubernetes-validations`):
-    (rule, message) or (rule, message, fieldPath of the field to blame)."""
-    validations: list[dict[str, str]] = []
-    for rule in rules:
-        validation = {"rule": rule[0], "message": rule[1]}
-        if len(rule) == 3:
-            validation["fieldPath"] = rule[2]
-        validations.append(validation)
-    return ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        alias_generator=to_camel,
-        frozen=True,
-        json_schema_extra={"x-kubernetes-validations": validations},  # type: ignore[dict-item]
-    )
-
-
 class ResourceAmounts(ApiModel):
     """CPU and memory amounts, as Kubernetes quantities."""
 
@@ -69,7 +51,7 @@ class ResourceAmounts(ApiModel):
 class Resources(ApiModel):
     """Requests and limits of one container."""
 
-    model_config = _cel(
+    model_config = cel(
         (
             "!has(self.requests) || !has(self.limits) || !has(self.requests.cpu) || "
             "!has(self.limits.cpu) || quantity(self.requests.cpu).compareTo("
@@ -182,7 +164,7 @@ class SidecarSpec(ApiModel):
 class ScrapeTarget(ApiModel):
     """An endpoint in the pod that the sidecar scrapes (Prometheus text or OpenMetrics)."""
 
-    model_config = _cel(
+    model_config = cel(
         ("duration(self.timeout) <= duration(self.interval)", "timeout must not exceed interval")
     )
 
@@ -211,7 +193,7 @@ class ScrapeSpec(ApiModel):
 class IngestSpec(ApiModel):
     """Event ingest on the sidecar's `POST /metrics`."""
 
-    model_config = _cel(
+    model_config = cel(
         ("!has(self.apiKeysSecret) || self.enabled", "apiKeysSecret requires enabled: true")
     )
 
@@ -248,7 +230,7 @@ class IngestSpec(ApiModel):
 class SinkAuth(ApiModel):
     """Credentials for a sink, only ever by Secret reference."""
 
-    model_config = _cel(
+    model_config = cel(
         (
             "!(has(self.bearerToken) && (has(self.username) || has(self.password)))",
             "use either bearerToken or username/password, not both",
@@ -293,7 +275,7 @@ class PushgatewayEndpoint(Endpoint):
 class SinkSpec(ApiModel):
     """One upstream; set exactly one of remoteWrite, pushgateway and otlp."""
 
-    model_config = _cel(
+    model_config = cel(
         (
             "(has(self.remoteWrite) ? 1 : 0) + (has(self.pushgateway) ? 1 : 0) + "
             "(has(self.otlp) ? 1 : 0) == 1",
@@ -337,7 +319,7 @@ class SinkSpec(ApiModel):
 class CircuitBreakerSpec(ApiModel):
     """When the sidecar stops calling a failing sink, and for how long."""
 
-    model_config = _cel(
+    model_config = cel(
         ("self.maxOpenSeconds >= self.openSeconds", "maxOpenSeconds must be at least openSeconds")
     )
 
@@ -417,7 +399,7 @@ class MonitorSpec(ApiModel):
 class Toleration(ApiModel):
     """A taint the collector's pods tolerate (core/v1 Toleration)."""
 
-    model_config = _cel(
+    model_config = cel(
         (
             "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || "
             "self.value == ''",
@@ -460,7 +442,7 @@ class Toleration(ApiModel):
 class MetricsCollectorSpec(ApiModel):
     """A collector Deployment with the Pulse sidecar, its Service, scrape objects and alerts."""
 
-    model_config = _cel(
+    model_config = cel(
         (
             "!has(self.collector.ports) || self.collector.ports.all(p, p.containerPort != "
             "(has(self.sidecar) && has(self.sidecar.port) ? self.sidecar.port : 8000))",

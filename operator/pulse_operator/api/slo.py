@@ -12,8 +12,9 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Literal, Self
 
-import pydantic.alias_generators
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pulse_operator.api.common import ApiModel, cel
 
 WINDOW_PLACEHOLDER = r"\{\{ *\.window *\}\}"
 """Where a ratio query's range goes; the generator substitutes each window it records."""
@@ -38,23 +39,6 @@ WindowedPromQL = Annotated[PromQL, Field(pattern=WINDOW_PLACEHOLDER)]
 _ALL_KEYS_ARE_LABEL_NAMES = "self.{map}.all(k, k.matches('" + _PROMETHEUS_LABEL_NAME + "'))"
 
 
-def _config(*validations: tuple[str, str]) -> ConfigDict:
-    """The configuration every model shares, plus its CEL rules (rule, message) if any."""
-    config = ConfigDict(
-        extra="forbid",
-        populate_by_name=True,
-        alias_generator=pydantic.alias_generators.to_camel,
-        frozen=True,
-    )
-    if validations:
-        config["json_schema_extra"] = {
-            "x-kubernetes-validations": [
-                {"rule": rule, "message": message} for rule, message in validations
-            ]
-        }
-    return config
-
-
 def _check_keys(keys: Iterable[str], pattern: str, what: str) -> None:
     bad = sorted(key for key in keys if not re.fullmatch(pattern, key))
     if bad:
@@ -64,10 +48,10 @@ def _check_keys(keys: Iterable[str], pattern: str, what: str) -> None:
 _ONE_OF_ERROR_OR_GOOD = "set exactly one of errorQuery and goodQuery"
 
 
-class RatioSLI(BaseModel):
+class RatioSLI(ApiModel):
     """Events counted by two PromQL expressions: bad (or good) ones and all of them."""
 
-    model_config = _config(("has(self.errorQuery) != has(self.goodQuery)", _ONE_OF_ERROR_OR_GOOD))
+    model_config = cel(("has(self.errorQuery) != has(self.goodQuery)", _ONE_OF_ERROR_OR_GOOD))
 
     error_query: WindowedPromQL | None = Field(
         default=None,
@@ -98,10 +82,8 @@ class RatioSLI(BaseModel):
         return self
 
 
-class LatencySLI(BaseModel):
+class LatencySLI(ApiModel):
     """Requests from a Prometheus histogram; good ones took at most `threshold`."""
-
-    model_config = _config()
 
     metric: str = Field(
         pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
@@ -130,10 +112,8 @@ class LatencySLI(BaseModel):
     )
 
 
-class AvailabilitySLI(BaseModel):
+class AvailabilitySLI(ApiModel):
     """Time-based: the share of time (and targets) a 0/1 health series reads 1."""
-
-    model_config = _config()
 
     query: PromQL = Field(
         description=(
@@ -143,10 +123,8 @@ class AvailabilitySLI(BaseModel):
     )
 
 
-class FreshnessSLI(BaseModel):
+class FreshnessSLI(ApiModel):
     """Time-based: the share of time data is at most `maxLagSeconds` old."""
-
-    model_config = _config()
 
     query: PromQL = Field(
         description=(
@@ -168,10 +146,8 @@ class FreshnessSLI(BaseModel):
     )
 
 
-class SaturationSLI(BaseModel):
+class SaturationSLI(ApiModel):
     """Time-based: the share of time (and instances) utilization stays at or under a ceiling."""
-
-    model_config = _config()
 
     query: PromQL = Field(
         description=(
@@ -192,10 +168,10 @@ SLI_KINDS = ("ratio", "latency", "availability", "freshness", "saturation")
 _ONE_SLI_KIND = f"exactly one of {', '.join(SLI_KINDS)} must be set"
 
 
-class SLI(BaseModel):
+class SLI(ApiModel):
     """How good and bad are measured: exactly one kind."""
 
-    model_config = _config(
+    model_config = cel(
         (
             "[" + ", ".join(f"has(self.{kind})" for kind in SLI_KINDS) + "]"
             ".filter(x, x).size() == 1",
@@ -244,10 +220,10 @@ _NO_RESERVED_ALERT_LABELS = (
 )
 
 
-class Alerting(BaseModel):
+class Alerting(ApiModel):
     """Which SLOErrorBudgetBurn alerts exist, and what they carry for routing."""
 
-    model_config = _config(
+    model_config = cel(
         (
             "!has(self.labels) || self.labels.all(k, !(k in ["
             + ", ".join(f"'{label}'" for label in RESERVED_ALERT_LABELS)
@@ -313,10 +289,10 @@ class Alerting(BaseModel):
 _NO_OWN_RULE_LABELS = "ruleLabels must not set app.kubernetes.io/ labels: Pulse sets them"
 
 
-class SLOSpec(BaseModel):
+class SLOSpec(ApiModel):
     """An objective for one service, turned into recording rules and burn-rate alerts."""
 
-    model_config = _config(
+    model_config = cel(
         (
             "!has(self.ruleLabels) || self.ruleLabels.all(k, !k.startsWith('app.kubernetes.io/'))",
             _NO_OWN_RULE_LABELS,

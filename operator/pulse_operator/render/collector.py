@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import pydantic
 import yaml
 
 from pulse_operator import validation
@@ -252,9 +251,4 @@ def parse_and_render_collector(
     """The spec as the models read it, and its children. Raises SpecError naming the field,
     also when the sidecar's own model refuses the configuration rendered from the spec."""
     spec = validation.parse_spec(MetricsCollectorSpec, raw_spec)
-    try:
-        return spec, render_collector(owner, spec, settings)
-    except pydantic.ValidationError as error:
-        raise validation.SpecError(
-            validation.describe(error, prefix="sidecar configuration")
-        ) from error
+    return spec, render_collector(owner, spec, settings)
