@@ -216,7 +216,7 @@ def test_the_annotations_say_how_fast_the_budget_burns_and_how_much_is_left(
                             "last 30d: 50%. Users are affected now: act now, the runbook says "
                             "how."
                         ),
-                        "runbook_url": "docs/runbooks/slo-error-budget-burn.md",
+                        "runbook_url": f"{RUNBOOKS}/slo-error-budget-burn.md",
                     },
                 }
             ],
