@@ -9,6 +9,8 @@ VENV := .venv
 VENV_STAMP := $(VENV)/.pulse-installed
 PY := $(VENV)/bin/python
 DEV_PYTHONPATH := PYTHONPATH=$(CURDIR)/hack
+# How much of reconciliation the unit tests (on the in-memory API server) exercise.
+UNIT_COVERAGE := --cov=pulse_operator.reconcile --cov=pulse_operator.status --cov-report=term-missing
 
 .PHONY: help venv tools images checkov manifests test lint typecheck unit integration e2e cluster demo bench clean
 
@@ -47,12 +49,13 @@ typecheck: venv ## mypy --strict on both packages and the dev cluster
 	$(VENV)/bin/mypy -p pulse_operator -p pulse_sidecar
 	MYPYPATH=hack $(VENV)/bin/mypy -p pulse_devcluster -m pulse_chart
 
-test: venv tools checkov lint typecheck ## Lint, type checks, unit and integration tests, then the real-node stage (make e2e)
-	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not e2e'
+test: venv tools checkov lint typecheck ## Lint, type checks, unit tests (with coverage of reconcile), integration tests, then the real-node stage (make e2e)
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration and not e2e' $(UNIT_COVERAGE)
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m integration
 	$(MAKE) --no-print-directory e2e
 
-unit: venv ## Only the fast tests that need no built binaries
-	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration and not e2e'
+unit: venv ## Only the fast tests that need no built binaries, with coverage of reconcile
+	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m 'not integration and not e2e' $(UNIT_COVERAGE)
 
 integration: venv tools checkov ## Only the tests that run against the local control plane and other real binaries
 	$(DEV_PYTHONPATH) hack/run-pytest.sh $(VENV)/bin/pytest tests -m integration
