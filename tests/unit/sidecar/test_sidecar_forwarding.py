@@ -6,8 +6,7 @@ import asyncio
 import json
 import random
 import threading
-import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -247,56 +246,42 @@ async def test_a_push_cancelled_mid_request_keeps_the_batch(rig: Rig) -> None:
     assert rig.spool.samples("fake") == 2
 
 
-class RemoteWriteEncoding(FakeSink):
-    """Encodes as the remote_write sink does, and adds up the time spent encoding."""
+class LoopWatchingEncoding(FakeSink):
+    """Encodes as the remote_write sink does, first waiting (2 s at most) for the event loop to
+    run a callback: the loop can run it only if it is not the thread doing the encoding."""
 
     max_samples_per_send = 2000
 
-    def __init__(self) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__()
-        self.encoding_seconds = 0.0
+        self._loop = loop
+        self.loop_ran_meanwhile: bool | None = None
 
     def encode(self, batch: Sequence[samples.Sample]) -> bytes:
-        started = time.perf_counter()
-        try:
-            return remote_write.encode(batch)
-        finally:
-            self.encoding_seconds += time.perf_counter() - started
+        if self.loop_ran_meanwhile is None:
+            ran = threading.Event()
+            self._loop.call_soon_threadsafe(ran.set)
+            self.loop_ran_meanwhile = ran.wait(2)
+        return remote_write.encode(batch)
 
 
-async def longest_stall(work: Awaitable[object]) -> float:
-    """The longest time the event loop went without running a 1 ms ticker while `work` ran."""
-    loop = asyncio.get_running_loop()
-    stalls = [0.0]
+async def test_the_loop_keeps_running_while_a_spill_of_100k_samples_is_encoded(
+    tmp_path: Path,
+) -> None:
+    """Encoding a full queue of 100k samples takes about 100 ms: ingest must not wait for it.
 
-    async def tick() -> None:
-        last = loop.time()
-        while True:
-            await asyncio.sleep(0.001)
-            stalls.append(loop.time() - last)
-            last = loop.time()
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.01)
-    await work
-    await asyncio.sleep(0.01)
-    ticker.cancel()
-    return max(stalls)
-
-
-async def test_a_spill_is_encoded_off_the_event_loop(tmp_path: Path) -> None:
-    """Encoding a full queue of 100k samples takes about 100 ms: ingest must not wait for it."""
-    sink = RemoteWriteEncoding()
+    Waiting for the loop rather than timing it: on a busy machine a lag probe is noise.
+    """
+    sink = LoopWatchingEncoding(asyncio.get_running_loop())
     big = Rig(tmp_path, max_buffered=50_000, sink=sink)
     await big.spool.open(["fake"])
     queued = [  # 1000 series, 100 points each
         samples.Sample(f"m{i % 1000}", (), float(i), i // 1000, f"m{i % 1000}", "gauge")
         for i in range(100_000)
     ]
-    stall = await longest_stall(big.forwarder.offer(queued))
+    await big.forwarder.offer(queued)
+    assert sink.loop_ran_meanwhile
     assert big.spool.samples("fake") == 100_000
-    assert sink.encoding_seconds > 0.02
-    assert stall < sink.encoding_seconds / 2
 
 
 class GatedEncoding(FakeSink):
