@@ -13,19 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from pulse_sidecar import samples, telemetry
+from pulse_sidecar import samples, sources, telemetry
 
 log = logging.getLogger(__name__)
 
 _SeriesKey = tuple[str, samples.Labels]
-
-
-class CollectionError(Exception):
-    """A source could not be collected this time; `reason` is a short label value."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class Source(Protocol):
@@ -37,7 +29,7 @@ class Source(Protocol):
 
     async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
         """The current samples, labelled with the pod's identity; those without a timestamp of
-        their own get `timestamp_ms`. Raises CollectionError when they cannot be had."""
+        their own get `timestamp_ms`. Raises sources.CollectionError when they cannot be had."""
         ...
 
 
@@ -72,7 +64,7 @@ class Pipeline:
         now = self._clock()
         try:
             batch = await source.collect(int(now * 1000))
-        except CollectionError as error:
+        except sources.CollectionError as error:
             batch, result = [], "failure"
             self._metrics.errors.labels(source.name, error.reason).inc()
             log.warning(

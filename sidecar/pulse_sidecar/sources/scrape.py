@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from pulse_sidecar import config, pipeline, samples, telemetry
+from pulse_sidecar import config, samples, sources, telemetry
 from pulse_sidecar.sources import exposition
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
@@ -49,7 +49,7 @@ class ScrapeSource:
         started = time.perf_counter()
         try:
             scraped = await self._scrape(timestamp_ms)
-        except pipeline.CollectionError as error:
+        except sources.CollectionError as error:
             self.up, self.last_error = False, str(error)
             raise
         finally:
@@ -66,21 +66,21 @@ class ScrapeSource:
                 self._url, headers={"Accept": ACCEPT}, timeout=timeout
             ) as response:
                 if response.status != 200:
-                    raise pipeline.CollectionError(
+                    raise sources.CollectionError(
                         "http_status", f"{self._url} answered {response.status}"
                     )
                 text = await response.text(errors="replace")
                 openmetrics = response.content_type == "application/openmetrics-text"
         except TimeoutError:
-            raise pipeline.CollectionError(
+            raise sources.CollectionError(
                 "timeout", f"{self._url} did not answer in {self._target.timeout_seconds}s"
             ) from None
         except aiohttp.ClientError as error:
-            raise pipeline.CollectionError("connection", f"{self._url}: {error}") from None
+            raise sources.CollectionError("connection", f"{self._url}: {error}") from None
         try:
             scraped = await asyncio.to_thread(self._parser.parse, text, openmetrics, timestamp_ms)
         except exposition.ExpositionError as error:
-            raise pipeline.CollectionError("parse", f"{self._url}: {error}") from None
+            raise sources.CollectionError("parse", f"{self._url}: {error}") from None
         self.up, self.last_error = True, None
         self._metrics.target_samples.labels(self._target.name).set(len(scraped))
         return scraped

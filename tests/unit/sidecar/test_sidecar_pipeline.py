@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from prometheus_client import CollectorRegistry, metrics_core, parser
 from prometheus_client.openmetrics import parser as openmetrics_parser
 
-from pulse_sidecar import pipeline, samples, telemetry
+from pulse_sidecar import pipeline, samples, sources, telemetry
 
 SCRAPED = """\
 # TYPE http_requests_total counter
@@ -42,14 +42,14 @@ def test_flatten_leaves_out_openmetrics_created_samples() -> None:
 
 
 class Source:
-    def __init__(self, *results: list[metrics_core.Metric] | pipeline.CollectionError) -> None:
+    def __init__(self, *results: list[metrics_core.Metric] | sources.CollectionError) -> None:
         self.results = list(results)
         self.name = "scrape/app"
         self.interval_seconds = 1.0
 
     async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
         result = self.results.pop(0)
-        if isinstance(result, pipeline.CollectionError):
+        if isinstance(result, sources.CollectionError):
             raise result
         return samples.flatten(result, timestamp_ms, {})
 
@@ -78,7 +78,7 @@ async def test_series_that_disappear_or_whose_source_fails_get_staleness_markers
     source = Source(
         [gauge("a", 1), gauge("b", 2)],
         [gauge("a", 3)],
-        pipeline.CollectionError("timeout", "no answer"),
+        sources.CollectionError("timeout", "no answer"),
         [gauge("a", 4)],
     )
     for _ in range(4):

@@ -7,12 +7,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import grimp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry, exposition
 
-from pulse_sidecar import config, pipeline, samples, telemetry
+from pulse_sidecar import config, samples, sources, telemetry
 from pulse_sidecar.ingest import series
 from pulse_sidecar.sources import dependencies, resources, scrape
 
@@ -109,7 +110,7 @@ async def test_a_failing_target_is_reported_not_fatal(
         setattr(target[0], key, value)
     registry = CollectorRegistry()
     source = scraper(target[1], session, registry, timeout=0.2)
-    with pytest.raises(pipeline.CollectionError) as failed:
+    with pytest.raises(sources.CollectionError) as failed:
         await source.collect(0)
     assert failed.value.reason == reason
     assert not source.up
@@ -120,7 +121,7 @@ async def test_a_failing_target_is_reported_not_fatal(
 async def test_a_target_nobody_listens_on_is_a_connection_error(
     session: aiohttp.ClientSession, unused_tcp_port: int
 ) -> None:
-    with pytest.raises(pipeline.CollectionError) as failed:
+    with pytest.raises(sources.CollectionError) as failed:
         await scraper(unused_tcp_port, session, CollectorRegistry()).collect(0)
     assert failed.value.reason == "connection"
 
@@ -239,3 +240,17 @@ def test_event_types_whose_families_would_collide_are_refused() -> None:
     assert clash.value.field == "type"
     with pytest.raises(series.SeriesRejectedError):
         store.record("collector_errors", {}, "s", 1, None)
+
+
+def test_sources_and_sinks_import_nothing_from_the_layers_above_them() -> None:
+    """Sources and sinks are the bottom of the chain app -> handlers -> forwarder, delivery ->
+    pipeline: what a source raises is defined with the sources, not by the pipeline."""
+    graph = grimp.build_graph("pulse_sidecar", cache_dir=None)
+    above = ["app", "handlers", "appstate", "forwarder", "delivery", "pipeline"]
+    chains = {
+        chain
+        for low in ["sources", "sinks"]
+        for high in above
+        for chain in graph.find_shortest_chains(f"pulse_sidecar.{low}", f"pulse_sidecar.{high}")
+    }
+    assert chains == set()
