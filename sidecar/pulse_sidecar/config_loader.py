@@ -14,9 +14,8 @@ Examples: `PULSE_SIDECAR__COLLECTOR__POD=checkout-7d9f`, `PULSE_SIDECAR__SERVER_
 
 from __future__ import annotations
 
-import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pydantic_core
 import yaml
 
 from pulse_sidecar import config
+from pulse_sidecar.config import paths
 
 ENV_PREFIX = "PULSE_SIDECAR__"
 
@@ -92,100 +92,50 @@ def _set_scalar(raw: dict[str, Any], parts: list[str], value: str) -> Loc:
     kind: Any = config.SidecarConfig
     loc: list[str | int] = []
     for depth, part in enumerate(parts):
-        if _is_list(kind):
+        if paths.is_list(kind):
             index = int(part) if part.isdigit() else -1
             if not 0 <= index < len(node):
-                raise ValueError(f"{field_path(loc)} has no item {part} in the file")
+                raise ValueError(f"{paths.field_path(loc)} has no item {part} in the file")
             loc.append(index)
-            kind, node = _strip(typing.get_args(kind)[0]), node[index]
+            kind, node = paths.strip(typing.get_args(kind)[0]), node[index]
             continue
-        if not (_is_model(kind) or _union_members(kind)):
-            raise ValueError(f"{field_path(loc)} is a scalar and has no field {part!r}")
+        if not (paths.is_model(kind) or paths.union_members(kind)):
+            raise ValueError(f"{paths.field_path(loc)} is a scalar and has no field {part!r}")
         if not isinstance(node, dict):
-            raise ValueError(f"{field_path(loc)} in the file is not a mapping")
+            raise ValueError(f"{paths.field_path(loc)} in the file is not a mapping")
         kind = _resolve_union(kind, node)
         if part not in kind.model_fields:
             allowed = ", ".join(kind.model_fields)
-            raise ValueError(f"no setting {part!r} in {field_path(loc)}; allowed: {allowed}")
+            raise ValueError(f"no setting {part!r} in {paths.field_path(loc)}; allowed: {allowed}")
         loc.append(part)
-        kind = _strip(kind.model_fields[part].annotation)
+        kind = paths.strip(kind.model_fields[part].annotation)
         if depth == len(parts) - 1 and _is_scalar(kind):
             node[part] = value
             return tuple(loc)
         if node.get(part) is None:
-            node[part] = [] if _is_list(kind) else {}
+            node[part] = [] if paths.is_list(kind) else {}
         node = node[part]
-        if _is_list(kind) and not isinstance(node, list):
-            raise ValueError(f"{field_path(loc)} in the file is not a list")
-    raise ValueError(f"{field_path(loc)} is a section or a list, not a scalar setting")
+        if paths.is_list(kind) and not isinstance(node, list):
+            raise ValueError(f"{paths.field_path(loc)} in the file is not a list")
+    raise ValueError(f"{paths.field_path(loc)} is a section or a list, not a scalar setting")
 
 
 def _describe(issue: pydantic_core.ErrorDetails, origins: dict[Loc, str]) -> str:
     """One line for one pydantic error: the field as written in YAML, and what is allowed."""
-    kind: Any = config.SidecarConfig
-    loc: list[str | int] = []
-    parent: Any = None
-    for part in issue["loc"]:
-        members = _union_members(kind)
-        if members and isinstance(part, str) and part in members:
-            kind = members[part]  # pydantic names the tag of a discriminated union: not a field
-            continue
-        parent = kind
-        loc.append(part)
-        if _is_model(kind) and isinstance(part, str) and part in kind.model_fields:
-            kind = _strip(kind.model_fields[part].annotation)
-        elif _is_list(kind) and isinstance(part, int):
-            kind = _strip(typing.get_args(kind)[0])
-        else:
-            kind = None
+    location = paths.locate(config.SidecarConfig, issue["loc"])
     message = issue["msg"].removeprefix("Value error, ")
-    if issue["type"] == "extra_forbidden" and _is_model(parent):
-        message = f"unknown setting; allowed: {', '.join(parent.model_fields)}"
-    if not loc:
+    if issue["type"] == "extra_forbidden" and location.parent is not None:
+        message = f"unknown setting; allowed: {', '.join(paths.yaml_names(location.parent))}"
+    if not location.path:
         return message  # a rule across fields; the message names them
-    origin = origins.get(tuple(loc))
-    where = f"{field_path(loc)} (from {origin})" if origin else field_path(loc)
-    return f"{where}: {message}"
-
-
-def field_path(loc: Sequence[str | int]) -> str:
-    """`sinks[0].url` from pydantic's location of an error (or a walk through the file)."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text or "(top level)"
-
-
-def _strip(annotation: Any) -> Any:
-    """The type inside `Annotated[...]` and `X | None`."""
-    while typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if _is_union(annotation):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(members) == 1:
-            return _strip(members[0])
-    return annotation
-
-
-def _is_union(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
-
-
-def _union_members(annotation: Any) -> dict[str, type[pydantic.BaseModel]]:
-    """The members of a union of models, by the value of their `type` literal."""
-    if not _is_union(annotation):
-        return {}
-    members: dict[str, type[pydantic.BaseModel]] = {}
-    for member in typing.get_args(annotation):
-        if _is_model(member) and "type" in member.model_fields:
-            for tag in typing.get_args(member.model_fields["type"].annotation):
-                members[tag] = member
-    return members
+    origin = origins.get(location.path)
+    where = paths.field_path(location.path)
+    return f"{where} (from {origin}): {message}" if origin else f"{where}: {message}"
 
 
 def _resolve_union(annotation: Any, node: Any) -> Any:
     """The member of a discriminated union that `node` selects, or the annotation itself."""
-    members = _union_members(annotation)
+    members = paths.union_members(annotation)
     if not members:
         return annotation
     tag = node.get("type") if isinstance(node, dict) else None
@@ -194,13 +144,7 @@ def _resolve_union(annotation: Any, node: Any) -> Any:
     return members[tag]
 
 
-def _is_model(annotation: Any) -> bool:
-    return isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel)
-
-
-def _is_list(annotation: Any) -> bool:
-    return typing.get_origin(annotation) is list
-
-
 def _is_scalar(annotation: Any) -> bool:
-    return not (_is_model(annotation) or _is_list(annotation) or _union_members(annotation))
+    return not (
+        paths.is_model(annotation) or paths.is_list(annotation) or paths.union_members(annotation)
+    )

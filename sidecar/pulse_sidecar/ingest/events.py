@@ -17,7 +17,8 @@ import pydantic
 import pydantic_core
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from pulse_sidecar import config, config_loader
+from pulse_sidecar import config
+from pulse_sidecar.config import paths
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FUTURE = datetime.timedelta(minutes=5)
@@ -138,7 +139,7 @@ def parse(body: bytes, allowed_types: frozenset[str] | None) -> Batch:
 
 def _field(prefix: tuple[str | int, ...], loc: tuple[str | int, ...]) -> str:
     """`metrics[3].dimensions.method`: pydantic's location under `prefix`, without `[key]`."""
-    return config_loader.field_path([*prefix, *(part for part in loc if part != "[key]")])
+    return paths.field_path([*prefix, *(part for part in loc if part != "[key]")])
 
 
 _MESSAGES = {
