@@ -19,10 +19,16 @@ import kopf
 
 from pulse_operator.api.crd import GROUP
 from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
-from pulse_operator.api.objects import MANAGED_BY, MANAGED_BY_LABEL, Object
+from pulse_operator.api.objects import Object
 from pulse_operator.metrics import OperatorMetrics
 from pulse_operator.reconcile.collector import refresh_collector_status
-from pulse_operator.reconcile.owners import OWNERS, OwnerReconciler, current_owner
+from pulse_operator.reconcile.owners import (
+    OWNERS,
+    ClaimedBy,
+    OwnerReconciler,
+    claimed_by,
+    current_owner,
+)
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import Outcome
 from pulse_operator.settings import OperatorSettings
@@ -120,7 +126,13 @@ def _register_owner(
     kind = owner.kind
 
     def reconcile_owner(
-        body: kopf.Body, reason: str, namespace: str | None, name: str, uid: str, **_: Any
+        body: kopf.Body,
+        reason: str,
+        namespace: str | None,
+        name: str,
+        uid: str,
+        retry: int,
+        **_: Any,
     ) -> None:
         def work() -> Outcome | None:
             current = current_owner(wiring.kube, kind.kind, namespace or "", name, uid)
@@ -136,7 +148,11 @@ def _register_owner(
         if outcome.permanent_error is not None:
             raise kopf.PermanentError(outcome.permanent_error)
         if outcome.retry_after is not None:
-            raise kopf.TemporaryError(str(outcome.warnings), delay=outcome.retry_after)
+            delay = outcome.retry_after
+            if outcome.backoff:
+                delay = min(delay * 2**retry, wiring.settings.rejected_retry_max_seconds)
+            message = "; ".join(message for _, message in outcome.warnings)
+            raise kopf.TemporaryError(f"{message} (retrying in {delay:.0f} s)", delay=delay)
 
     for on in (kopf.on.create, kopf.on.update, kopf.on.resume):
         on(kind.group, kind.version, kind.plural, registry=registry, id=f"reconcile-{kind.plural}")(
@@ -176,23 +192,23 @@ def _register_pod_status_refresh(registry: kopf.OperatorRegistry, wiring: Wiring
 
 
 def _child_changed(
-    wiring: Wiring,
-    owner: OwnerReconciler,
-    reference: Mapping[str, Any],
-    child: Object,
-    deleted: bool,
+    wiring: Wiring, claim: ClaimedBy, uid: str, child: Object, deleted: bool
 ) -> Outcome | None:
-    """One child event, for the owner its controller reference names."""
-    namespace = child["metadata"]["namespace"]
-    current = current_owner(
-        wiring.kube, owner.kind.kind, namespace, reference["name"], reference["uid"]
-    )
+    """One child event, for the owner that claims it, read under its lock."""
+    kind, namespace = claim.reconciler.kind.kind, child["metadata"]["namespace"]
+    current = current_owner(wiring.kube, kind, namespace, claim.name, uid)
     if current is None:  # deleted with its owner (garbage collection)
         return None
-    outcome = owner.child_changed(wiring.kube, wiring.settings, current, child, deleted)
+    outcome = claim.reconciler.child_changed(wiring.kube, wiring.settings, current, child, deleted)
     if outcome is not None:
         _post_events(current, outcome, "DriftCorrected")
     return outcome
+
+
+def _is_pulse_child(body: kopf.Body, **_: Any) -> bool:
+    """Children are found by their controller reference or by Pulse's labels, so one that
+    lost either by hand is still seen, and restored."""
+    return bool(claimed_by(body))
 
 
 def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind: Kind) -> None:
@@ -200,14 +216,17 @@ def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind:
         if type is None:  # the initial listing; the owners' resume handlers cover it
             return
         child = {"apiVersion": kind.api_version, "kind": kind.kind, **dict(body)}
-        for reference in body.get("metadata", {}).get("ownerReferences", []):
-            owner = OWNERS.get(reference.get("kind", ""))
-            if owner is None or not reference.get("controller"):
-                continue
-            work = functools.partial(
-                _child_changed, wiring, owner, reference, child, type == "DELETED"
-            )
-            wiring.locked(owner.kind.kind, "child", reference["uid"], work)
+        namespace = child["metadata"]["namespace"]
+        for claim in claimed_by(child):
+            owner_kind = claim.reconciler.kind.kind
+            uid = claim.uid
+            if uid is None:  # its controller reference was removed: find the owner by name
+                owner = current_owner(wiring.kube, owner_kind, namespace, claim.name, None)
+                if owner is None:
+                    continue
+                uid = owner["metadata"]["uid"]
+            work = functools.partial(_child_changed, wiring, claim, uid, child, type == "DELETED")
+            wiring.locked(owner_kind, "child", uid, work)
 
     kopf.on.event(
         kind.group,
@@ -215,5 +234,5 @@ def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind:
         kind.plural,
         registry=registry,
         id=f"children-{kind.plural}",
-        labels={MANAGED_BY_LABEL: MANAGED_BY},
+        when=_is_pulse_child,
     )(on_child_event)

@@ -18,7 +18,14 @@ from kubernetes.client.exceptions import ApiException
 
 from pulse_operator import __version__
 from pulse_operator.api.kinds import KINDS, api_root
-from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object, Owner
+from pulse_operator.api.objects import (
+    MANAGED_BY_SELECTOR,
+    NamespaceTerminatingError,
+    Object,
+    Owner,
+    RejectedError,
+    ref,
+)
 
 APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
@@ -83,16 +90,24 @@ class KubeClient:
 
     def apply(self, obj: Object) -> Object:
         """Server-side apply; conflicts with other managers are forced (Pulse owns its
-        children's fields) and the server's resulting object is returned."""
+        children's fields) and the server's resulting object is returned. Raises
+        RejectedError when the server refuses the object itself (invalid, too large)."""
         kind = KINDS[obj["kind"]]
         meta = obj["metadata"]
-        return self._call(
-            "PATCH",
-            f"{kind.collection(meta['namespace'])}/{meta['name']}",
-            body=obj,
-            query=[("fieldManager", self.field_manager), ("force", "true")],
-            content_type=APPLY_CONTENT_TYPE,
-        )
+        try:
+            return self._call(
+                "PATCH",
+                f"{kind.collection(meta['namespace'])}/{meta['name']}",
+                body=obj,
+                query=[("fieldManager", self.field_manager), ("force", "true")],
+                content_type=APPLY_CONTENT_TYPE,
+            )
+        except ApiException as error:
+            if (rejected := _rejection(ref(obj), error)) is not None:
+                raise rejected from error
+            if error.status == 403 and "being terminated" in str(error.body):
+                raise NamespaceTerminatingError(meta["namespace"]) from error
+            raise
 
     def apply_status(self, kind_name: str, namespace: str, name: str, status: Object) -> None:
         """Server-side apply of the status subresource (conditions merge by type)."""
@@ -119,20 +134,23 @@ class KubeClient:
                 return None
             raise
 
-    def exists(self, kind_name: str, namespace: str, name: str) -> bool:
-        """Whether the object exists, read as metadata only: checking that a referenced
-        Secret is there must not bring its contents into the operator."""
+    def metadata(self, kind_name: str, namespace: str, name: str) -> Object | None:
+        """The object's metadata only (PartialObjectMetadata), or None when it does not
+        exist: enough to know whose it is, without bringing its contents (a Secret's
+        data) into the operator."""
         try:
-            self._call(
-                "GET",
-                f"{KINDS[kind_name].collection(namespace)}/{name}",
-                accept=METADATA_ONLY,
+            found: Object = self._call(
+                "GET", f"{KINDS[kind_name].collection(namespace)}/{name}", accept=METADATA_ONLY
             )
         except ApiException as error:
             if error.status == 404:
-                return False
+                return None
             raise
-        return True
+        return found
+
+    def exists(self, kind_name: str, namespace: str, name: str) -> bool:
+        """Whether the object exists, read as metadata only."""
+        return self.metadata(kind_name, namespace, name) is not None
 
     def list_owned(self, kind_name: str, owner: Owner) -> list[Object]:
         """Objects of a kind that this owner controls: the server selects by the labels every
@@ -192,3 +210,20 @@ class KubeClient:
                 return set()
             raise
         return {r["kind"] for r in resources if "/" not in r.get("name", "")}
+
+
+REJECTED_CODES = {400, 413, 422}
+"""Bad request, too large, invalid: the object as rendered can never be stored."""
+
+
+def _rejection(obj_ref: str, error: ApiException) -> RejectedError | None:
+    """The API server's refusal of the object itself, in its own words, or None for a
+    failure that may pass (a conflict, throttling, the server being unavailable)."""
+    try:
+        message = str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (ValueError, AttributeError):
+        message = str(error.body or error.reason)
+    too_large = error.status == 500 and "too large" in message
+    if error.status in REJECTED_CODES or too_large:
+        return RejectedError(obj_ref, int(error.status), message)
+    return None

@@ -48,6 +48,14 @@ class OperatorSettings:
     """Seconds between retries while a referenced Secret is missing: creating it is a
     human step, and the retry is one metadata read."""
 
+    rejected_retry_seconds: float = 30.0
+    """Seconds before the first retry after the API server refused a child; each further
+    retry waits twice as long, up to rejected_retry_max_seconds. Only a new spec can
+    really help, and a refusal is logged once per retry."""
+
+    rejected_retry_max_seconds: float = 600.0
+    """The longest wait between retries of a refused child."""
+
     pod_status_refresh_seconds: float = 10.0
     """Seconds between re-reads of a collector's pods while they are not Ready. Only such
     collectors get the timer (kopf starts and stops it as the status changes), and the

@@ -78,8 +78,28 @@ def changed(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bo
     return any(current.get(key) != value for key, value in desired.items())
 
 
+def blocked(body: Mapping[str, Any]) -> bool:
+    """Whether the status reports a failure of this generation that only a full
+    reconciliation can clear (an invalid spec, a missing Secret, a refused child): a
+    child's event must not overwrite it with the Deployment's view."""
+    current = body.get("status") or {}
+    generation = int(body["metadata"].get("generation", 0))
+    return any(
+        c.get("type") == "Degraded" and c.get("status") == "True"
+        and c.get("reason") in BLOCKING_REASONS and c.get("observedGeneration") == generation
+        for c in current.get("conditions", [])
+    )  # fmt: skip
+
+
+BLOCKING_REASONS = frozenset(
+    {"InvalidSpec", "InvalidPromQL", "SecretMissing", "ChildRejected", "NameConflict"}
+)
+"""The reasons `failed` reports with."""
+
+
 def failed(observed: Observed, reason: str, message: str) -> ResourceStatus:
     """A problem that blocks reconciling: not Ready, not progressing, Degraded."""
+    assert reason in BLOCKING_REASONS, reason
     return ResourceStatus(
         observed_generation=observed.generation,
         conditions=observed.conditions(
@@ -121,13 +141,27 @@ def _deployment_conditions(
             counts,
         )
     message = f"{available}/{spec_replicas} pods available, {updated} updated"
-    if why := pod_health.unready_pods(pods):
-        message = f"{message}; {why}"
+    if failure := _replica_failure(deployment):
+        message = f"{message}; the ReplicaSet cannot create pods: {failure}"
+        reason = "FailedCreate"
+    else:
+        reason = "PodsNotReady"
+        if why := pod_health.unready_pods(pods):
+            message = f"{message}; {why}"
     return (
-        ConditionUpdate("Ready", "False", "PodsNotReady", message),
+        ConditionUpdate("Ready", "False", reason, message),
         ConditionUpdate("Progressing", "True", "RollingOut", message),
         counts,
     )
+
+
+def _replica_failure(deployment: Object) -> str:
+    """The Deployment controller's ReplicaFailure message (a pod the ReplicaSet cannot
+    create: an invalid image reference, a quota), or empty."""
+    for condition in deployment.get("status", {}).get("conditions", []):
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            return str(condition.get("message") or condition.get("reason", "FailedCreate"))
+    return ""
 
 
 def collector_status(
@@ -141,7 +175,9 @@ def collector_status(
     """Ready from the Deployment and its pods; Degraded when children could not be created
     because their kinds are not served (Prometheus Operator missing)."""
     ready, progressing, counts = _deployment_conditions(deployment, pods)
-    if skipped:
+    if ready.reason == "FailedCreate":
+        degraded = ConditionUpdate("Degraded", "True", "FailedCreate", ready.message)
+    elif skipped:
         degraded = ConditionUpdate(
             "Degraded",
             "True",

@@ -235,7 +235,7 @@ def test_a_value_only_the_sidecar_rejects_degrades_and_keeps_the_last_good_confi
     )
     degraded = k8s.condition("keep", "Degraded")
     assert degraded["reason"] == "InvalidSpec"
-    assert "sidecar configuration.sinks[0].remote_write.url" in degraded["message"]
+    assert "sidecar configuration.sinks[0].url" in degraded["message"]
     assert degraded["observedGeneration"] == k8s.get("keep")["metadata"]["generation"]
     assert k8s.core.read_namespaced_config_map("keep-sidecar", k8s.namespace).data == good
 
@@ -278,3 +278,143 @@ def test_the_operator_serves_its_own_metrics(k8s: Cluster, operator_metrics_url:
     )  # fmt: skip
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout + checked.stderr == ""
+
+
+def test_a_child_the_api_server_refuses_is_reported_without_a_traceback(
+    k8s: Cluster, pulse_operator: ManagedProcess
+) -> None:
+    # admitted (a DNS subdomain), but a Service name must be a DNS label: no dots
+    k8s.create(_collector("web.v2"))
+    eventually(
+        lambda: k8s.condition("web.v2", "Degraded").get("reason") == "ChildRejected",
+        what="Degraded=ChildRejected",
+    )
+    degraded = k8s.condition("web.v2", "Degraded")
+    assert degraded["status"] == "True"
+    assert degraded["message"].startswith("Service/web.v2 was refused by the API server: ")
+    assert "metadata.name" in degraded["message"]  # the API server's field path
+    assert k8s.condition("web.v2", "Ready")["reason"] == "ChildRejected"
+    warnings = eventually(
+        lambda: [e for e in k8s.events("web.v2") if e.reason == "ChildRejected"],
+        what="a ChildRejected Warning event",
+    )
+    assert warnings[0].type == "Warning"
+    assert k8s.exists(k8s.apps.read_namespaced_deployment, "web.v2")  # applied before it
+    log = pulse_operator.log_path.read_text(errors="replace")
+    ours = [line for line in log.splitlines() if "web.v2" in line]
+    assert ours, "the operator logged nothing about the refusal"
+    assert not any("Traceback" in line for line in ours), ours
+
+
+def test_objects_of_a_childs_name_that_another_team_has_are_never_taken_over(
+    k8s: Cluster,
+) -> None:
+    service = {"metadata": {"name": "legacy", "labels": {"team": "legacy"}},
+               "spec": {"selector": {"app": "legacy"}, "ports": [{"port": 80}]}}  # fmt: skip
+    k8s.core.create_namespaced_service(k8s.namespace, service)
+    k8s.core.create_namespaced_config_map(
+        k8s.namespace, {"metadata": {"name": "legacy-sidecar"}, "data": {"a": "b"}}
+    )
+    before = k8s.core.read_namespaced_service("legacy", k8s.namespace).metadata.resource_version
+    k8s.create(_collector("legacy"))
+    eventually(
+        lambda: k8s.condition("legacy", "Degraded").get("reason") == "NameConflict",
+        what="Degraded=NameConflict",
+    )
+    message = k8s.condition("legacy", "Degraded")["message"]
+    assert message.startswith("ConfigMap/legacy-sidecar already exists, managed by ")
+    config_map = k8s.core.read_namespaced_config_map("legacy-sidecar", k8s.namespace)
+    assert config_map.metadata.owner_references is None
+    assert config_map.data == {"a": "b"}
+    legacy = k8s.core.read_namespaced_service("legacy", k8s.namespace)
+    assert legacy.metadata.resource_version == before
+    assert legacy.spec.selector == {"app": "legacy"}
+
+    k8s.custom.delete_namespaced_custom_object(GROUP, VERSION, k8s.namespace, PLURAL, "legacy")
+    eventually(lambda: not k8s.exists(_read_collector(k8s), "legacy"), what="collector gone")
+    time.sleep(2)  # garbage collection would have acted by now
+    assert k8s.exists(k8s.core.read_namespaced_service, "legacy")
+    assert k8s.exists(k8s.core.read_namespaced_config_map, "legacy-sidecar")
+
+
+def _read_collector(k8s: Cluster) -> Any:
+    def read(name: str, namespace: str) -> Any:
+        return k8s.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    return read
+
+
+def test_hand_edits_that_would_hide_a_child_from_the_operator_are_undone(k8s: Cluster) -> None:
+    k8s.create(_collector("blind"))
+    eventually(lambda: k8s.exists(k8s.core.read_namespaced_service, "blind"), what="Service")
+    k8s.core.patch_namespaced_service(
+        "blind", k8s.namespace, [{"op": "remove", "path": "/metadata/ownerReferences"}]
+    )
+    eventually(
+        lambda: k8s.core.read_namespaced_service("blind", k8s.namespace).metadata.owner_references,
+        what="the Service's ownerReference restored",
+    )
+    eventually(lambda: k8s.exists(k8s.apps.read_namespaced_deployment, "blind"), what="Deployment")
+    label = "/metadata/labels/app.kubernetes.io~1managed-by"
+    k8s.apps.patch_namespaced_deployment("blind", k8s.namespace, [{"op": "remove", "path": label}])
+    k8s.apps.patch_namespaced_deployment(
+        "blind",
+        k8s.namespace,
+        {"spec": {"template": {"spec": {"containers": [{"name": "collector", "image": "x:2"}]}}}},
+    )
+
+    def restored() -> bool:
+        deployment = k8s.apps.read_namespaced_deployment("blind", k8s.namespace)
+        image = deployment.spec.template.spec.containers[0].image
+        managed = deployment.metadata.labels.get("app.kubernetes.io/managed-by")
+        return image == "example.com/app:1" and managed == "pulse-operator"
+
+    eventually(restored, what="the label and the image restored")
+
+
+def _problems_in_log(process: ManagedProcess, needle: str) -> list[str]:
+    log = process.log_path.read_text(errors="replace").splitlines()
+    return [
+        line
+        for line in log
+        if needle in line and ("Traceback" in line or "failed with an exception" in line)
+    ]
+
+
+def test_a_collector_deleted_and_created_again_under_its_name_converges_quietly(
+    k8s: Cluster, pulse_operator: ManagedProcess
+) -> None:
+    k8s.create(_collector("again"))
+    eventually(lambda: _ready(k8s, "again"), what="Ready=True")
+    k8s.custom.delete_namespaced_custom_object(GROUP, VERSION, k8s.namespace, PLURAL, "again")
+    eventually(lambda: not k8s.exists(_read_collector(k8s), "again"), what="collector gone")
+    created = k8s.create(_collector("again"))
+    eventually(lambda: _ready(k8s, "again"), what="Ready=True again")
+    service = k8s.core.read_namespaced_service("again", k8s.namespace)
+    assert service.metadata.owner_references[0].uid == created["metadata"]["uid"]
+    assert _problems_in_log(pulse_operator, k8s.namespace) == []
+
+
+def test_deleting_a_namespace_with_collectors_in_it_is_quiet(
+    api_client: kubernetes.client.ApiClient, pulse_operator: ManagedProcess
+) -> None:
+    namespace = f"doomed-{int(time.time() * 1000) % 100000}"
+    k8s = Cluster(api_client, namespace)
+    k8s.core.create_namespace({"metadata": {"name": namespace}})
+    names = [f"c{i}" for i in range(5)]
+    for name in names:
+        k8s.create(_collector(name))
+    for name in names:
+        eventually(lambda name=name: _ready(k8s, name), what=f"{name} Ready=True")
+    k8s.core.delete_namespace(namespace)
+
+    def gone() -> bool:
+        try:
+            k8s.core.read_namespace(namespace)
+        except ApiException as error:
+            return error.status == 404
+        return False
+
+    eventually(gone, timeout=90, what="the namespace deleted")
+    time.sleep(2)  # the last watch events have been handled
+    assert _problems_in_log(pulse_operator, namespace) == []

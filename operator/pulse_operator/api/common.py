@@ -48,6 +48,34 @@ def quantity(value: str) -> Decimal:
     return Decimal(number) * _QUANTITY_SUFFIXES[match.group(2) or ""]
 
 
+_BINARY_SUFFIXES = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+_DECIMAL_SUFFIXES = {-9: "n", -6: "u", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T",
+                     15: "P", 18: "E"}  # fmt: skip
+
+
+def canonical_quantity(value: str) -> str:
+    """The form the API server stores a quantity in ('0.5' -> '500m', '1024Mi' -> '1Gi',
+    '0.5Gi' -> '512Mi'), as Kubernetes' resource.Quantity does: binary suffixes stay
+    binary when the amount is a whole number of at least 1024, else the largest
+    decimal suffix that keeps the number whole. Comparing rendered children with the
+    stored ones in this form is what keeps non-canonical input from looking like drift."""
+    amount = quantity(value)
+    binary = value.endswith("i")
+    if binary and abs(amount) >= 1024 and amount == amount.to_integral_value():
+        whole, power = int(amount), 0
+        while power < len(_BINARY_SUFFIXES) - 1 and whole % 1024 == 0:
+            whole, power = whole // 1024, power + 1
+        return f"{whole}{_BINARY_SUFFIXES[power]}"
+    if amount == 0:
+        return "0"
+    for exponent in sorted(_DECIMAL_SUFFIXES, reverse=True):
+        scaled = amount / Decimal(10) ** exponent
+        if scaled == scaled.to_integral_value():
+            return f"{int(scaled)}{_DECIMAL_SUFFIXES[exponent]}"
+    nano = (amount * Decimal(10) ** 9).to_integral_value(rounding="ROUND_CEILING")
+    return f"{int(nano)}n"  # below a nano-unit the API server rounds up
+
+
 Duration = Annotated[
     str,
     Field(pattern=DURATION_PATTERN, examples=["30s"], max_length=16),

@@ -24,6 +24,10 @@ COLLECTOR_COMPONENT = "pulse-collector"
 """app.kubernetes.io/name of a MetricsCollector's children (and its pods)."""
 SLO_COMPONENT = "pulse-slo"
 """app.kubernetes.io/name of an SLO's PrometheusRule."""
+COMPONENT_OWNERS = {COLLECTOR_COMPONENT: "MetricsCollector", SLO_COMPONENT: "SLO"}
+"""The owner kind of a child, by its component label."""
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+"""The owner's name, on every child."""
 
 
 @dataclass(frozen=True)
@@ -58,3 +62,19 @@ class Owner:
 def ref(obj: Object) -> str:
     """Kind/name: how status, events and logs name an object."""
     return f"{obj['kind']}/{obj['metadata']['name']}"
+
+
+class RejectedError(Exception):
+    """The API server refused to store an object as given (invalid, too large): only a
+    new spec can help, so reconciliation reports it instead of retrying at full speed."""
+
+    def __init__(self, obj_ref: str, code: int, message: str) -> None:
+        super().__init__(f"{obj_ref}: {message}")
+        self.ref = obj_ref
+        self.code = code
+        self.message = message
+
+
+class NamespaceTerminatingError(Exception):
+    """The namespace is being deleted: nothing can be created in it any more, and
+    everything in it is going away, so there is nothing to restore or report."""

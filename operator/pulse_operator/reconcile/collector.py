@@ -10,7 +10,15 @@ from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.objects import Object, Owner
 from pulse_operator.reconcile import children as kids
 from pulse_operator.reconcile.protocol import Kube
-from pulse_operator.reconcile.report import Outcome, failed, observe, reported, write_status
+from pulse_operator.reconcile.report import (
+    Outcome,
+    failed,
+    known_children,
+    not_applied,
+    observe,
+    reported,
+    write_status,
+)
 from pulse_operator.render.collector import parse_and_render_collector
 from pulse_operator.render.credentials import referenced_secrets
 from pulse_operator.settings import OperatorSettings
@@ -38,7 +46,11 @@ def reconcile_collector(
         outcome = failed(kube, body, "SecretMissing", message, permanent=False)
         outcome.retry_after = settings.secret_retry_seconds
         return outcome
-    applied = kids.apply_children(kube, owner, children, prune=PRUNABLE_KINDS if prune else ())
+    applied = kids.apply_children(
+        kube, owner, children, prune=PRUNABLE_KINDS if prune else (), known=known_children(body)
+    )
+    if (stopped := not_applied(kube, settings, body, applied)) is not None:
+        return stopped
     deployment = applied.live.get(f"Deployment/{owner.name}")
     pods = _pods_if_unready(kube, owner, deployment)
     desired = status.collector_status(
@@ -89,6 +101,8 @@ def _refresh_status(
     spec: MetricsCollectorSpec,
     children: list[Object],
 ) -> None:
+    if status.blocked(body):
+        return  # the failure stays reported until a full reconciliation clears it
     deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than any event
     pods = _pods_if_unready(kube, owner, deployment)
     desired = status.collector_status(

@@ -24,6 +24,10 @@ class Kube(Protocol):
         """The object, or None when it does not exist."""
         ...
 
+    def metadata(self, kind_name: str, namespace: str, name: str) -> Object | None:
+        """The object with its metadata only, or None when it does not exist."""
+        ...
+
     def exists(self, kind_name: str, namespace: str, name: str) -> bool:
         """Whether the object exists (read as metadata only)."""
         ...

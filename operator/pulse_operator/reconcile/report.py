@@ -25,6 +25,8 @@ class Outcome:
     """Kind/name of each child written."""
     retry_after: float | None = None
     """Seconds after which to try again (a missing Secret), or None."""
+    backoff: bool = False
+    """Whether each further retry waits twice as long (up to a limit)."""
     permanent_error: str | None = None
     """Set when only a new generation of the spec can help."""
 
@@ -93,3 +95,27 @@ def reported(
         degraded = next(c for c in desired.conditions if c.type == "Degraded")
         outcome.warnings.append((degraded.reason, degraded.message))
     return outcome
+
+
+def not_applied(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], applied: Applied
+) -> Outcome | None:
+    """A child the API server refused, or one whose name another object holds: Degraded
+    with the reason, retried with backoff. None when every child was applied."""
+    if applied.rejected is not None:
+        reason = "ChildRejected"
+        message = f"{applied.rejected.ref} was refused by the API server: "
+        message += applied.rejected.message
+    elif applied.conflict is not None:
+        reason, message = "NameConflict", applied.conflict
+    else:
+        return None
+    outcome = failed(kube, body, reason, message, permanent=False)
+    outcome.retry_after = settings.rejected_retry_seconds
+    outcome.backoff = True
+    return outcome
+
+
+def known_children(body: Mapping[str, Any]) -> set[str]:
+    """Kind/name of the children the owner's status says Pulse applied."""
+    return set((body.get("status") or {}).get("children", []))

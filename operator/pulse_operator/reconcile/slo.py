@@ -9,7 +9,14 @@ from pulse_operator import status, validation
 from pulse_operator.api.objects import Object, Owner
 from pulse_operator.reconcile import children as kids
 from pulse_operator.reconcile.protocol import Kube
-from pulse_operator.reconcile.report import Outcome, failed, observe, reported
+from pulse_operator.reconcile.report import (
+    Outcome,
+    failed,
+    known_children,
+    not_applied,
+    observe,
+    reported,
+)
 from pulse_operator.render.slo import parse_and_render_slo
 from pulse_operator.settings import OperatorSettings
 
@@ -26,7 +33,11 @@ def reconcile_slo(
         spec, children = parse_and_render_slo(owner, body.get("spec"), settings)
     except validation.SpecError as error:  # the models, or PromQL that does not parse
         return failed(kube, body, error.reason, str(error), permanent=True)
-    applied = kids.apply_children(kube, owner, children, prune=PRUNABLE_KINDS if prune else ())
+    applied = kids.apply_children(
+        kube, owner, children, prune=PRUNABLE_KINDS if prune else (), known=known_children(body)
+    )
+    if (stopped := not_applied(kube, settings, body, applied)) is not None:
+        return stopped
     desired = status.slo_status(observe(body), spec, children[0], served=not applied.skipped)
     return reported(kube, body, desired, applied)
 

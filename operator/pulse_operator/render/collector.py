@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from pulse_operator import validation
+from pulse_operator.api.common import canonical_quantity
 from pulse_operator.api.kinds import PROMETHEUS_OPERATOR
 from pulse_operator.api.metricscollector import (
     COLLECTOR_DEFAULTS,
@@ -30,14 +31,18 @@ NONROOT_UID = 65532
 
 
 def _resources(spec: Resources | None, defaults: dict[str, dict[str, str]]) -> dict[str, Any]:
-    """Defaults overlaid with what the user set, amount by amount."""
+    """Defaults overlaid with what the user set, amount by amount, in the canonical form
+    the API server stores (so '0.5' applied is not '500m' drifted)."""
     merged = {kind: dict(amounts) for kind, amounts in defaults.items()}
     if spec is not None:
         for kind in ("requests", "limits"):
             amounts = getattr(spec, kind)
             if amounts is not None:
                 merged[kind].update(amounts.model_dump(exclude_none=True))
-    return merged
+    return {
+        kind: {name: canonical_quantity(amount) for name, amount in amounts.items()}
+        for kind, amounts in merged.items()
+    }
 
 
 def _restricted_security_context() -> dict[str, Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulse_operator.api.objects import MANAGED_BY, MANAGED_BY_LABEL, Owner
+from pulse_operator.api.objects import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, Owner
 
 
 def selector_labels(owner: Owner, component: str) -> dict[str, str]:
     """The labels a Deployment selects its pods by: stable for the owner's lifetime."""
-    return {"app.kubernetes.io/name": component, "app.kubernetes.io/instance": owner.name}
+    return {"app.kubernetes.io/name": component, INSTANCE_LABEL: owner.name}
 
 
 def child_labels(owner: Owner, component: str) -> dict[str, str]:

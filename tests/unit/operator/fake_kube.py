@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from pulse_operator.api.kinds import KINDS
-from pulse_operator.api.objects import MANAGED_BY_LABEL, Object, Owner
+from pulse_operator.api.objects import MANAGED_BY_LABEL, Object, Owner, RejectedError, ref
 
 REPO = Path(__file__).resolve().parents[3]
 PULSE = "pulse-operator"
@@ -111,13 +111,17 @@ class FakeKube:
         self.unserved: set[str] = set()
         """Kinds the server does not serve (e.g. Prometheus Operator's)."""
         self.pods_forbidden = False
+        self.refuse: dict[str, str] = {}
+        """Kind/name -> the message with which the server refuses to store it (422)."""
         self._versions = itertools.count(1)
 
     # --- the Kube interface --------------------------------------------------------
 
     def apply(self, obj: Object) -> Object:
         self._served(obj["kind"])
-        self.requests.append(f"apply {obj['kind']}/{obj['metadata']['name']}")
+        self.requests.append(f"apply {ref(obj)}")
+        if ref(obj) in self.refuse:
+            raise RejectedError(ref(obj), 422, self.refuse[ref(obj)])
         intent = {k: v for k, v in copy.deepcopy(obj).items() if k != "status"}
         self._write(intent, PULSE, replace_owned=True)
         return self._copy(self._key(obj))
@@ -133,6 +137,14 @@ class FakeKube:
     def get(self, kind_name: str, namespace: str, name: str) -> Object | None:
         key = (kind_name, namespace, name)
         return self._copy(key) if key in self.objects else None
+
+    def metadata(self, kind_name: str, namespace: str, name: str) -> Object | None:
+        key = (kind_name, namespace, name)
+        if key not in self.objects:
+            return None
+        obj = self.objects[key].obj
+        return {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+                "metadata": copy.deepcopy(obj["metadata"])}  # fmt: skip
 
     def exists(self, kind_name: str, namespace: str, name: str) -> bool:
         return (kind_name, namespace, name) in self.objects
@@ -226,12 +238,16 @@ class FakeKube:
             meta = intent["metadata"]
             meta.setdefault("uid", str(uuid.uuid4()))
             meta["generation"] = 1
+            meta["managedFields"] = [{"manager": manager, "operation": _operation(replace_owned)}]
             stored = Stored(obj=intent)
             stored.owners = {path: {manager} for path in _leaves(_content(intent))}
             self.objects[key] = stored
             self._bump(stored, f"create {key[0]}/{key[2]}")
             return
         new = _leaves(_content(intent))
+        managers = stored.obj["metadata"].setdefault("managedFields", [])
+        if manager not in {entry["manager"] for entry in managers}:
+            managers.append({"manager": manager, "operation": _operation(replace_owned)})
         before = copy.deepcopy(stored.obj)
         if replace_owned:  # fields this manager applied before and no longer names
             for path, managers in list(stored.owners.items()):
@@ -266,10 +282,14 @@ def _content(obj: Object, *, spec_only: bool = False) -> Object:
         meta = {
             k: v
             for k, v in obj["metadata"].items()
-            if k not in ("uid", "resourceVersion", "generation", "creationTimestamp")
+            if k not in ("uid", "resourceVersion", "generation", "managedFields")
         }
         content["metadata"] = meta
     return content
+
+
+def _operation(applied: bool) -> str:
+    return "Apply" if applied else "Update"
 
 
 def _labels(obj: Object) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.unit.operator.fake_kube import FakeKube
 
-from pulse_operator.reconcile.owners import OWNERS, current_owner
+from pulse_operator.reconcile.owners import OWNERS, claimed_by, current_owner
 
 
 def _slo(kube: FakeKube) -> str:
@@ -38,3 +38,22 @@ def test_a_deleted_replaced_or_terminating_owner_is_none() -> None:
     terminating = {"deletionTimestamp": "2026-01-01T00:00:00Z"}
     kube.edit("SLO", "shop", "api", lambda obj: obj["metadata"].update(terminating))
     assert current_owner(kube, "SLO", "shop", "api", new["metadata"]["uid"]) is None
+
+
+def test_a_child_is_claimed_by_its_controller_reference_or_else_by_its_labels() -> None:
+    labels = {"app.kubernetes.io/name": "pulse-collector", "app.kubernetes.io/instance": "web",
+              "app.kubernetes.io/managed-by": "pulse-operator"}  # fmt: skip
+    reference = {"apiVersion": "pulse.dev/v1alpha1", "kind": "MetricsCollector", "name": "web",
+                 "uid": "u1", "controller": True}  # fmt: skip
+    by_reference = claimed_by({"metadata": {"labels": labels, "ownerReferences": [reference]}})
+    assert [(c.reconciler.kind.kind, c.name, c.uid) for c in by_reference] == [
+        ("MetricsCollector", "web", "u1")
+    ]
+    by_labels = claimed_by({"metadata": {"labels": labels}})
+    assert [(c.reconciler.kind.kind, c.name, c.uid) for c in by_labels] == [
+        ("MetricsCollector", "web", None)
+    ]
+    foreign = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "x", "uid": "u2",
+               "controller": True}  # fmt: skip
+    assert claimed_by({"metadata": {"ownerReferences": [foreign]}}) == []
+    assert claimed_by({"metadata": {"labels": {"app.kubernetes.io/instance": "web"}}}) == []

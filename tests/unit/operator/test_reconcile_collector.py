@@ -283,3 +283,112 @@ def test_when_pods_may_not_be_listed_the_status_still_counts_them(kube: FakeKube
     _crashing_pod(kube)
     refresh_collector_status(kube, SETTINGS, current(kube))
     assert conditions(current(kube))["Ready"]["message"] == "0/1 pods available, 0 updated"
+
+
+def test_a_child_the_api_server_refuses_degrades_and_the_last_good_children_stay(
+    kube: FakeKube,
+) -> None:
+    reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+    invalid = 'Deployment.apps "checkout" is invalid: spec.template.spec.containers[0].env[0].name'
+    kube.refuse["Deployment/checkout"] = invalid
+    spec = {**SPEC, "monitor": {"kind": "PodMonitor"}}
+    kube.edit("MetricsCollector", NS, "checkout", lambda mc: mc.update(spec=spec))
+    kube.requests.clear()
+    outcome = reconcile_collector(kube, SETTINGS, current(kube), prune=True)
+    assert kube.requests == [
+        "apply ConfigMap/checkout-sidecar",
+        "apply Deployment/checkout",
+        "status MetricsCollector/checkout",
+    ]  # nothing after the refused child, and nothing pruned
+    message = f"Deployment/checkout was refused by the API server: {invalid}"
+    assert outcome.warnings == [("ChildRejected", message)]
+    assert (outcome.retry_after, outcome.backoff) == (SETTINGS.rejected_retry_seconds, True)
+    degraded = conditions(current(kube))["Degraded"]
+    assert (degraded["status"], degraded["reason"]) == ("True", "ChildRejected")
+    assert degraded["message"].startswith(message)
+    assert kube.exists("ServiceMonitor", NS, "checkout")
+    deployment_available(kube)  # a child's event does not hide the refusal
+    child_event(kube, "Deployment", "checkout")
+    assert conditions(current(kube))["Degraded"]["reason"] == "ChildRejected"
+
+    del kube.refuse["Deployment/checkout"]
+    outcome = reconcile_collector(kube, SETTINGS, current(kube), prune=True)
+    assert outcome.warnings == []
+    assert kube.exists("PodMonitor", NS, "checkout")
+    assert not kube.exists("ServiceMonitor", NS, "checkout")
+
+
+def test_an_object_of_a_childs_name_that_is_not_pulses_is_never_taken_over(
+    kube: FakeKube,
+) -> None:
+    legacy = {"apiVersion": "v1", "kind": "Service",
+              "metadata": {"name": "checkout", "namespace": NS, "labels": {"team": "legacy"}},
+              "spec": {"selector": {"app": "legacy"}, "ports": [{"port": 80}]}}  # fmt: skip
+    kube.create(legacy, manager="legacy-deployer")
+    before = kube.get("Service", NS, "checkout")
+    outcome = reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+    assert kube.get("Service", NS, "checkout") == before  # untouched
+    assert "apply Service/checkout" not in kube.requests
+    degraded = conditions(current(kube))["Degraded"]
+    assert (degraded["status"], degraded["reason"]) == ("True", "NameConflict")
+    assert degraded["message"].startswith(
+        "Service/checkout already exists, managed by legacy-deployer: Pulse does not take over"
+    )
+    assert outcome.warnings[0][0] == "NameConflict"
+    assert outcome.backoff
+
+    kube.remove("Service", NS, "checkout")  # the other team moves it away
+    outcome = reconcile_collector(kube, SETTINGS, current(kube), prune=False)
+    assert outcome.warnings == []
+    service = kube.get("Service", NS, "checkout")
+    assert service is not None
+    assert service["metadata"]["ownerReferences"][0]["name"] == "checkout"
+
+
+def test_children_the_status_lists_are_not_looked_up_again(kube: FakeKube) -> None:
+    reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+    looked_up: list[str] = []
+    original = kube.metadata
+
+    def counting(kind_name: str, namespace: str, name: str) -> Any:
+        looked_up.append(f"{kind_name}/{name}")
+        return original(kind_name, namespace, name)
+
+    kube.metadata = counting  # type: ignore[method-assign]
+    reconcile_collector(kube, SETTINGS, current(kube), prune=True)
+    assert looked_up == []
+
+
+def test_a_removed_owner_reference_or_managed_by_label_is_restored(kube: FakeKube) -> None:
+    reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+    kube.edit("Service", NS, "checkout", lambda svc: svc["metadata"].pop("ownerReferences"))
+    assert child_event(kube, "Service", "checkout").applied == ["Service/checkout"]
+    service = kube.get("Service", NS, "checkout")
+    assert service is not None
+    assert service["metadata"]["ownerReferences"][0]["uid"] == current(kube)["metadata"]["uid"]
+
+    def strip_label(obj: Object) -> None:
+        del obj["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+
+    kube.edit("Deployment", NS, "checkout", strip_label)
+    assert child_event(kube, "Deployment", "checkout").applied == ["Deployment/checkout"]
+    deployment = kube.get("Deployment", NS, "checkout")
+    assert deployment is not None
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pulse-operator"
+
+
+def test_pods_the_replicaset_cannot_create_are_degraded_with_its_reason(kube: FakeKube) -> None:
+    reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+    failure = 'pods "checkout-5d8" is forbidden: exceeded quota: pods'
+    kube.set_status("Deployment", NS, "checkout", {
+        "observedGeneration": 1, "replicas": 0,
+        "conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                        "message": failure}]})  # fmt: skip
+    child_event(kube, "Deployment", "checkout")
+    found = conditions(current(kube))
+    assert (found["Ready"]["reason"], found["Degraded"]["reason"]) == (
+        "FailedCreate",
+        "FailedCreate",
+    )
+    assert found["Degraded"]["status"] == "True"
+    assert found["Degraded"]["message"].endswith(f"the ReplicaSet cannot create pods: {failure}")
