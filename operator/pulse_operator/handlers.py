@@ -19,7 +19,7 @@ import kopf
 
 from pulse_operator.api.crd import GROUP
 from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
-from pulse_operator.api.objects import Object
+from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object
 from pulse_operator.metrics import OperatorMetrics
 from pulse_operator.reconcile.collector import refresh_collector_status
 from pulse_operator.reconcile.owners import (
@@ -103,6 +103,13 @@ def _kopf_configuration(pulse: OperatorSettings, scoped: bool) -> Callable[..., 
         settings.posting.level = logging.WARNING
         settings.execution.max_workers = pulse.max_workers
         settings.queueing.worker_limit = pulse.worker_limit
+        settings.queueing.idle_timeout = pulse.worker_idle_seconds
+        # The API server selects the children: without this every ConfigMap, Service and
+        # Deployment of the watched namespaces is streamed and parsed only to be dropped.
+        # A child whose label is removed by hand leaves the selection, which the watch
+        # reports as a deletion: it is re-applied, label and all.
+        for child in CHILD_KINDS:
+            settings.watching.label_selectors[child.group, child.plural] = MANAGED_BY_SELECTOR
         settings.watching.server_timeout = pulse.watch_server_timeout_seconds
         settings.watching.client_timeout = pulse.watch_client_timeout_seconds
         # kopf scans namespaces and CRDs cluster-wide, which namespaced Roles do not allow
@@ -205,18 +212,27 @@ def _child_changed(
     return outcome
 
 
-def _is_pulse_child(body: kopf.Body, **_: Any) -> bool:
-    """Children are found by their controller reference or by Pulse's labels, so one that
-    lost either by hand is still seen, and restored."""
-    return bool(claimed_by(body))
+def _news_of_a_child(kube: Kube) -> Callable[..., bool]:
+    """The child watch's filter, decided in kopf's event loop before a thread or an API
+    call is spent. Not news: the initial listing (the owners' resume handlers cover it)
+    and the echo of Pulse's own apply (the object is exactly what was applied; in a burst
+    that is most child events). A child is Pulse's by its controller reference or, when
+    that was removed by hand, by Pulse's labels."""
+
+    def when(body: kopf.Body, type: str | None, **_: Any) -> bool:
+        if type is None or not claimed_by(body):
+            return False
+        return type == "DELETED" or not kube.is_own_apply(body["metadata"])
+
+    return when
 
 
 def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind: Kind) -> None:
     def on_child_event(body: kopf.Body, type: str | None, **_: Any) -> None:
-        if type is None:  # the initial listing; the owners' resume handlers cover it
-            return
         child = {"apiVersion": kind.api_version, "kind": kind.kind, **dict(body)}
         namespace = child["metadata"]["namespace"]
+        if type == "DELETED":
+            wiring.kube.forget(child["metadata"].get("uid", ""))
         for claim in claimed_by(child):
             owner_kind = claim.reconciler.kind.kind
             uid = claim.uid
@@ -234,5 +250,5 @@ def _register_child_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind:
         kind.plural,
         registry=registry,
         id=f"children-{kind.plural}",
-        when=_is_pulse_child,
+        when=_news_of_a_child(wiring.kube),
     )(on_child_event)

@@ -28,10 +28,15 @@ class OperatorSettings:
     """The one server-side-apply field manager every write uses."""
 
     worker_limit: int = 200
-    """kopf's concurrent per-object workers, per kind. A burst of thousands of events
-    waits in the watch streams instead of becoming thousands of live tasks holding bodies.
-    Measured at 1000 collectors: unbounded 327 MiB peak; 64 took 157 MiB but 148 s to
-    converge; 200 took 247 MiB and 118 s (docs/benchmarks.md)."""
+    """kopf's concurrent per-object workers, per kind: how many objects are handled at
+    once. It does not bound memory: events of objects waiting for a worker queue up in
+    kopf, parsed. Measured at 1000 collectors: unbounded 327 MiB peak; 64 took 157 MiB
+    but 148 s to converge; 200 took 247 MiB and 118 s (docs/benchmarks.md)."""
+
+    worker_idle_seconds: float = 0.5
+    """Seconds a kopf worker waits for its object's next event before it exits and frees
+    its slot of worker_limit and the body it holds. kopf's default of 5 s let each slot
+    serve at most one object per 5 s in a burst."""
 
     max_workers: int = 16
     """Threads of kopf's pool for Pulse's synchronous handlers: how many reconciliations

@@ -439,6 +439,16 @@ class Toleration(ApiModel):
         return self
 
 
+class AutoscalingSpec(ApiModel):
+    """Whether the Deployment's replicas belong to Pulse or to an autoscaler."""
+
+    external: bool = Field(
+        default=False,
+        description="An HPA (or KEDA, or a person) sets the Deployment's replicas: Pulse "
+        "leaves them out of what it applies, so the two never fight over them.",
+    )
+
+
 class MetricsCollectorSpec(ApiModel):
     """A collector Deployment with the Pulse sidecar, its Service, scrape objects and alerts."""
 
@@ -452,7 +462,16 @@ class MetricsCollectorSpec(ApiModel):
     )
 
     collector: CollectorContainer = Field(description="The user's collector container.")
-    replicas: int = Field(default=1, description="Pods to run.", ge=0, le=100)
+    replicas: int = Field(
+        default=1,
+        description="Pods to run; ignored when autoscaling.external is true.",
+        ge=0,
+        le=100,
+    )
+    autoscaling: AutoscalingSpec = Field(
+        default_factory=lambda: AutoscalingSpec(),
+        description="Who sets the number of pods: Pulse (replicas) or another controller.",
+    )
     node_selector: dict[str, str] = Field(
         default_factory=dict,
         description="Node labels the pods must match (a Pod's nodeSelector).",

@@ -76,7 +76,10 @@ def collector_child_changed(
     corrected = kids.correct_drift(kube, children, child, deleted)
     if child["kind"] != "Deployment" and corrected is None:
         return None
-    _refresh_status(kube, body, owner, spec, children)
+    # kopf hands over the latest event of an object, so an unchanged Deployment's own
+    # event is as new as a read; one just corrected or deleted is read again
+    seen = child if child["kind"] == "Deployment" and not (deleted or corrected) else None
+    _refresh_status(kube, body, owner, spec, children, seen)
     return Outcome(applied=[corrected] if corrected else [])
 
 
@@ -100,10 +103,12 @@ def _refresh_status(
     owner: Owner,
     spec: MetricsCollectorSpec,
     children: list[Object],
+    deployment: Object | None = None,
 ) -> None:
     if status.blocked(body):
         return  # the failure stays reported until a full reconciliation clears it
-    deployment = kube.get("Deployment", owner.namespace, owner.name)  # newer than any event
+    if deployment is None:
+        deployment = kube.get("Deployment", owner.namespace, owner.name)
     pods = _pods_if_unready(kube, owner, deployment)
     desired = status.collector_status(
         observe(body), spec, children, kids.unserved(kube, children), deployment, pods

@@ -4,7 +4,7 @@ API server, `tests/unit/operator/fake_kube.py` in unit tests."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from pulse_operator.api.objects import Object, Owner
 
@@ -14,6 +14,14 @@ class Kube(Protocol):
 
     def apply(self, obj: Object) -> Object:
         """Server-side apply of the whole object, forcing conflicts; the object as stored."""
+        ...
+
+    def is_own_apply(self, metadata: Mapping[str, Any]) -> bool:
+        """Whether the object is still exactly as this client's last apply left it."""
+        ...
+
+    def forget(self, uid: str) -> None:
+        """Drops what is remembered of an object that is gone."""
         ...
 
     def apply_status(self, kind_name: str, namespace: str, name: str, status: Object) -> None:

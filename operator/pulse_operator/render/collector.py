@@ -151,7 +151,7 @@ def render_deployment(
         "kind": "Deployment",
         "metadata": metadata,
         "spec": {
-            "replicas": spec.replicas,
+            **({} if spec.autoscaling.external else {"replicas": spec.replicas}),
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {

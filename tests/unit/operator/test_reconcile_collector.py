@@ -392,3 +392,20 @@ def test_pods_the_replicaset_cannot_create_are_degraded_with_its_reason(kube: Fa
     )
     assert found["Degraded"]["status"] == "True"
     assert found["Degraded"]["message"].endswith(f"the ReplicaSet cannot create pods: {failure}")
+
+
+def test_with_external_autoscaling_replicas_are_the_autoscalers(kube: FakeKube) -> None:
+    reconcile_collector(
+        kube, SETTINGS, collector(kube, {**SPEC, "autoscaling": {"external": True}})
+    )
+    deployment = kube.get("Deployment", NS, "checkout")
+    assert deployment is not None
+    assert "replicas" not in deployment["spec"]
+    kube.edit("Deployment", NS, "checkout", lambda d: d["spec"].update(replicas=4),
+              manager="horizontal-pod-autoscaler")  # fmt: skip
+    kube.requests.clear()
+    child_event(kube, "Deployment", "checkout")
+    assert not any(r.startswith("apply") for r in kube.requests)
+    scaled = kube.get("Deployment", NS, "checkout")
+    assert scaled is not None
+    assert scaled["spec"]["replicas"] == 4
