@@ -22,6 +22,7 @@ from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
 from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object
 from pulse_operator.metrics import OperatorMetrics
 from pulse_operator.reconcile.collector import refresh_collector_status
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.owners import (
     OWNERS,
     ClaimedBy,
@@ -56,6 +57,7 @@ class Wiring:
     settings: OperatorSettings
     locks: OwnerLocks
     metrics: OperatorMetrics
+    corrections: Corrections
 
     def locked(
         self, kind: str, trigger: str, uid: str, work: Callable[[], Outcome | None]
@@ -79,7 +81,7 @@ def build_registry(
     # the same way as for the API client (in-cluster service account, else the kubeconfig).
     kopf.on.login(registry=registry)(kopf.login_via_client)
     kopf.on.startup(registry=registry)(_kopf_configuration(settings, scoped))
-    wiring = Wiring(kube, settings, OwnerLocks(), metrics or OperatorMetrics())
+    wiring = Wiring(kube, settings, OwnerLocks(), metrics or OperatorMetrics(), Corrections())
     for owner in OWNERS.values():
         _register_owner(registry, wiring, owner)
     _register_pod_status_refresh(registry, wiring)
@@ -181,7 +183,7 @@ def _register_pod_status_refresh(registry: kopf.OperatorRegistry, wiring: Wiring
         def work() -> None:
             current = current_owner(wiring.kube, kind.kind, namespace or "", name, uid)
             if current is not None:
-                refresh_collector_status(wiring.kube, wiring.settings, current)
+                refresh_collector_status(wiring.kube, wiring.settings, current, wiring.corrections)
 
         wiring.locked(kind.kind, "pods", uid, work)
 
@@ -206,7 +208,9 @@ def _child_changed(
     current = current_owner(wiring.kube, kind, namespace, claim.name, uid)
     if current is None:  # deleted with its owner (garbage collection)
         return None
-    outcome = claim.reconciler.child_changed(wiring.kube, wiring.settings, current, child, deleted)
+    outcome = claim.reconciler.child_changed(
+        wiring.kube, wiring.settings, current, child, deleted, wiring.corrections
+    )
     if outcome is not None:
         _post_events(current, outcome, "DriftCorrected")
     return outcome

@@ -171,12 +171,16 @@ def collector_status(
     skipped: Sequence[str],
     deployment: Object | None,
     pods: Sequence[Object],
+    fights: Sequence[str] = (),
 ) -> MetricsCollectorStatus:
-    """Ready from the Deployment and its pods; Degraded when children could not be created
-    because their kinds are not served (Prometheus Operator missing)."""
+    """Ready from the Deployment and its pods; Degraded when the ReplicaSet cannot create
+    pods, when another writer fights over a child (`fights`: their messages), or when
+    children could not be created because their kinds are not served."""
     ready, progressing, counts = _deployment_conditions(deployment, pods)
     if ready.reason == "FailedCreate":
         degraded = ConditionUpdate("Degraded", "True", "FailedCreate", ready.message)
+    elif fights:
+        degraded = ConditionUpdate("Degraded", "True", "WriteConflict", "; ".join(fights))
     elif skipped:
         degraded = ConditionUpdate(
             "Degraded",
@@ -195,10 +199,19 @@ def collector_status(
     )
 
 
-def slo_status(observed: Observed, spec: SLOSpec, rule: Object, served: bool) -> SLOStatus:
-    """Ready when the PrometheusRule is applied; the window table either way."""
+def slo_status(
+    observed: Observed, spec: SLOSpec, rule: Object, served: bool, fights: Sequence[str] = ()
+) -> SLOStatus:
+    """Ready when the PrometheusRule is applied (Degraded while another writer fights
+    over it); the window table either way."""
     rules = len(rule["spec"]["groups"][0]["rules"])
-    if served:
+    if served and fights:
+        updates = [
+            ConditionUpdate("Ready", "True", "RulesApplied", f"{rules} rules in {ref(rule)}"),
+            ConditionUpdate("Progressing", "False", "Complete"),
+            ConditionUpdate("Degraded", "True", "WriteConflict", "; ".join(fights)),
+        ]
+    elif served:
         updates = [
             ConditionUpdate("Ready", "True", "RulesApplied", f"{rules} rules in {ref(rule)}"),
             ConditionUpdate("Progressing", "False", "Complete"),

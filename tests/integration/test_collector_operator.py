@@ -418,3 +418,45 @@ def test_deleting_a_namespace_with_collectors_in_it_is_quiet(
     eventually(gone, timeout=90, what="the namespace deleted")
     time.sleep(2)  # the last watch events have been handled
     assert _problems_in_log(pulse_operator, namespace) == []
+
+
+def test_a_writer_that_keeps_setting_the_image_back_meets_a_few_writes_and_a_warning(
+    k8s: Cluster, cluster: LocalCluster
+) -> None:
+    k8s.create(_collector("fought"))
+    eventually(lambda: _ready(k8s, "fought"), what="Ready=True")
+    theirs = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "fought", "namespace": k8s.namespace},
+        "spec": {"template": {"spec": {"containers": [{"name": "collector", "image": "x:2"}]}}},
+    }
+
+    def deployment_writes() -> int:
+        return sum(
+            1
+            for w in cluster.writes_by("pulse-operator")
+            if w.get("objectRef", {}).get("namespace") == k8s.namespace
+            and w.get("objectRef", {}).get("resource") == "deployments"
+            and w.get("objectRef", {}).get("subresource") is None
+        )
+
+    before = deployment_writes()
+    for _ in range(20):  # another field manager force-applies the image, every second
+        k8s.apps.patch_namespaced_deployment(
+            "fought",
+            k8s.namespace,
+            theirs,
+            field_manager="rival-deployer",
+            force=True,
+            _content_type="application/apply-patch+yaml",
+        )
+        time.sleep(1)
+    time.sleep(2)  # the audit batch lands
+    pulse_writes = deployment_writes() - before
+    assert 1 <= pulse_writes <= 4, f"{pulse_writes} writes by Pulse in a 20 s fight"
+    degraded = k8s.condition("fought", "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "WriteConflict")
+    assert "'rival-deployer'" in degraded["message"]
+    assert "spec.template.spec.containers[0].image" in degraded["message"]
+    assert [e.reason for e in k8s.events("fought") if e.type == "Warning"] == ["WriteConflict"]

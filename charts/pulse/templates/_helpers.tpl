@@ -99,7 +99,7 @@ into one Role per watched namespace.
 # is missing (create); watched to undo drift (list, watch).
 - apiGroups: [""]
   resources: ["configmaps", "services"]
-  verbs: ["list", "watch", "create", "patch"]
+  verbs: ["get", "list", "watch", "create", "patch"]
 # Deployments are also read back for their rollout status (get).
 - apiGroups: ["apps"]
   resources: ["deployments"]
@@ -108,7 +108,7 @@ into one Role per watched namespace.
 # unwanted (delete), found for that by label (list).
 - apiGroups: ["monitoring.coreos.com"]
   resources: ["servicemonitors", "podmonitors", "prometheusrules"]
-  verbs: ["list", "watch", "create", "patch", "delete"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
 # The collectors' pods: listed by the Deployment's selector only while some are not Ready,
 # so the status can say which pod and container fail and why; never written.
 - apiGroups: [""]

@@ -14,6 +14,7 @@ from pulse_operator.api.objects import (
     RejectedError,
     ref,
 )
+from pulse_operator.reconcile.fights import Corrections, Fight
 from pulse_operator.reconcile.protocol import Kube
 
 
@@ -105,18 +106,44 @@ def unserved(kube: Kube, children: Sequence[Object]) -> list[str]:
     return [ref(c) for c in children if not kube.serves(c["apiVersion"], c["kind"])]
 
 
+@dataclass(frozen=True)
+class Corrected:
+    """What correct_drift did about one child event."""
+
+    restored: str | None = None
+    """Kind/name of the child re-applied, or None."""
+    fight: Fight | None = None
+    """The write fight over it: new when `restored` is set, else one Pulse sits out."""
+
+
 def correct_drift(
-    kube: Kube, desired: Sequence[Object], child: Object, deleted: bool
-) -> str | None:
-    """Re-applies one child if it was deleted or no longer carries what Pulse applied;
-    Kind/name of the child restored, or None."""
+    kube: Kube,
+    desired: Sequence[Object],
+    child: Object,
+    deleted: bool,
+    corrections: Corrections,
+    own_manager: str,
+) -> Corrected:
+    """Re-applies one child if it was deleted or no longer carries what Pulse applied,
+    unless another writer keeps changing it back (see fights.py)."""
     match = [d for d in desired if ref(d) == ref(child)]
-    if not match or (not deleted and drift.contains(child, match[0])):
-        return None
+    if not match:
+        return Corrected()
+    namespace = child["metadata"].get("namespace", "")
+    difference = None
+    if deleted:
+        corrections.forget(namespace, ref(child))
+    else:
+        difference = drift.first_difference(child, match[0])
+        if difference is None:
+            return Corrected()
+        if ongoing := corrections.ongoing(namespace, [ref(child)]):
+            return Corrected(fight=ongoing[0])
     try:
         kube.apply(match[0])
     except RejectedError:
-        return None  # the owner's reconciliation reports it and retries
+        return Corrected()  # the owner's reconciliation reports it and retries
     except NamespaceTerminatingError:
-        return None  # the child was deleted with its namespace, as the owner will be
-    return ref(match[0])
+        return Corrected()  # the child was deleted with its namespace, as the owner will be
+    fight = None if difference is None else corrections.restored(child, difference, own_manager)
+    return Corrected(restored=ref(match[0]), fight=fight)

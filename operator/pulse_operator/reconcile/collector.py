@@ -7,11 +7,13 @@ from typing import Any
 
 from pulse_operator import status, validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
-from pulse_operator.api.objects import Object, Owner
+from pulse_operator.api.objects import Object, Owner, ref
 from pulse_operator.reconcile import children as kids
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import (
     Outcome,
+    corrected_outcome,
     failed,
     known_children,
     not_applied,
@@ -65,6 +67,7 @@ def collector_child_changed(
     body: Mapping[str, Any],
     child: Object,
     deleted: bool,
+    corrections: Corrections,
 ) -> Outcome | None:
     """A child of this MetricsCollector changed: restore it if it drifted, and refresh the
     status when the Deployment's status moved. None when there is nothing to report."""
@@ -73,18 +76,20 @@ def collector_child_changed(
         spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
     except validation.SpecError:
         return None  # the owner's own handler has reported it; the children stay as they are
-    corrected = kids.correct_drift(kube, children, child, deleted)
-    if child["kind"] != "Deployment" and corrected is None:
+    corrected = kids.correct_drift(
+        kube, children, child, deleted, corrections, settings.field_manager
+    )
+    if child["kind"] != "Deployment" and corrected == kids.Corrected():
         return None
     # kopf hands over the latest event of an object, so an unchanged Deployment's own
-    # event is as new as a read; one just corrected or deleted is read again
-    seen = child if child["kind"] == "Deployment" and not (deleted or corrected) else None
-    _refresh_status(kube, body, owner, spec, children, seen)
-    return Outcome(applied=[corrected] if corrected else [])
+    # event is as new as a read; one just restored or deleted is read again
+    as_seen = child["kind"] == "Deployment" and not (deleted or corrected.restored)
+    _refresh_status(kube, body, owner, spec, children, corrections, child if as_seen else None)
+    return corrected_outcome(corrected)
 
 
 def refresh_collector_status(
-    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any]
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], corrections: Corrections
 ) -> None:
     """Re-reads the Deployment and its pods and rewrites the status if it moved: a pod
     going from ContainerCreating to CrashLoopBackOff changes no Deployment field, so no
@@ -94,7 +99,7 @@ def refresh_collector_status(
         spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
     except validation.SpecError:
         return
-    _refresh_status(kube, body, owner, spec, children)
+    _refresh_status(kube, body, owner, spec, children, corrections)
 
 
 def _refresh_status(
@@ -103,6 +108,7 @@ def _refresh_status(
     owner: Owner,
     spec: MetricsCollectorSpec,
     children: list[Object],
+    corrections: Corrections,
     deployment: Object | None = None,
 ) -> None:
     if status.blocked(body):
@@ -110,8 +116,15 @@ def _refresh_status(
     if deployment is None:
         deployment = kube.get("Deployment", owner.namespace, owner.name)
     pods = _pods_if_unready(kube, owner, deployment)
+    fights = corrections.ongoing(owner.namespace, [ref(c) for c in children])
     desired = status.collector_status(
-        observe(body), spec, children, kids.unserved(kube, children), deployment, pods
+        observe(body),
+        spec,
+        children,
+        kids.unserved(kube, children),
+        deployment,
+        pods,
+        [fight.message for fight in fights],
     )
     write_status(kube, body, desired)
 

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 from pulse_operator import status
 from pulse_operator.api.common import ResourceStatus
 from pulse_operator.api.objects import Object
-from pulse_operator.reconcile.children import Applied
+from pulse_operator.reconcile.children import Applied, Corrected
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.settings import OperatorSettings
 
@@ -54,6 +55,7 @@ class ChildChanged(Protocol):
         body: Mapping[str, Any],
         child: Object,
         deleted: bool,
+        corrections: Corrections,
     ) -> Outcome | None: ...
 
 
@@ -119,3 +121,11 @@ def not_applied(
 def known_children(body: Mapping[str, Any]) -> set[str]:
     """Kind/name of the children the owner's status says Pulse applied."""
     return set((body.get("status") or {}).get("children", []))
+
+
+def corrected_outcome(corrected: Corrected) -> Outcome:
+    """The child restored, and a new write fight over it as a Warning event."""
+    outcome = Outcome(applied=[corrected.restored] if corrected.restored else [])
+    if corrected.fight is not None and corrected.restored:
+        outcome.warnings.append(("WriteConflict", corrected.fight.message))
+    return outcome

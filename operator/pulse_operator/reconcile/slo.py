@@ -8,14 +8,17 @@ from typing import Any
 from pulse_operator import status, validation
 from pulse_operator.api.objects import Object, Owner
 from pulse_operator.reconcile import children as kids
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import (
     Outcome,
+    corrected_outcome,
     failed,
     known_children,
     not_applied,
     observe,
     reported,
+    write_status,
 )
 from pulse_operator.render.slo import parse_and_render_slo
 from pulse_operator.settings import OperatorSettings
@@ -48,11 +51,20 @@ def slo_child_changed(
     body: Mapping[str, Any],
     child: Object,
     deleted: bool,
+    corrections: Corrections,
 ) -> Outcome | None:
-    """The SLO's PrometheusRule changed: restore it if it drifted or was deleted."""
+    """The SLO's PrometheusRule changed: restore it if it drifted or was deleted, and say
+    so while another writer keeps changing it back."""
     try:
-        _, children = parse_and_render_slo(Owner.of(body), body.get("spec"), settings)
+        spec, children = parse_and_render_slo(Owner.of(body), body.get("spec"), settings)
     except validation.SpecError:
         return None  # the SLO's own handler reported it; the last good rule stays
-    corrected = kids.correct_drift(kube, children, child, deleted)
-    return None if corrected is None else Outcome(applied=[corrected])
+    corrected = kids.correct_drift(
+        kube, children, child, deleted, corrections, settings.field_manager
+    )
+    if corrected == kids.Corrected():
+        return None
+    if corrected.fight is not None and not status.blocked(body):
+        fights = [corrected.fight.message]
+        write_status(kube, body, status.slo_status(observe(body), spec, children[0], True, fights))
+    return corrected_outcome(corrected)

@@ -211,6 +211,7 @@ class FakeKube:
         if _content(edited) != _content(stored.obj):
             meta = stored.obj["metadata"]
             stored.obj = {**edited, "metadata": {**edited["metadata"], "uid": meta["uid"]}}
+            self._touch(stored.obj, manager, "Update")
             self._bump(stored, f"edit {kind_name}/{name}", content_changed=True)
 
     def set_status(self, kind_name: str, namespace: str, name: str, status: Object) -> None:
@@ -244,16 +245,14 @@ class FakeKube:
             meta = intent["metadata"]
             meta.setdefault("uid", str(uuid.uuid4()))
             meta["generation"] = 1
-            meta["managedFields"] = [{"manager": manager, "operation": _operation(replace_owned)}]
+            self._touch(intent, manager, _operation(replace_owned))
             stored = Stored(obj=intent)
             stored.owners = {path: {manager} for path in _leaves(_content(intent))}
             self.objects[key] = stored
             self._bump(stored, f"create {key[0]}/{key[2]}")
             return
         new = _leaves(_content(intent))
-        managers = stored.obj["metadata"].setdefault("managedFields", [])
-        if manager not in {entry["manager"] for entry in managers}:
-            managers.append({"manager": manager, "operation": _operation(replace_owned)})
+        self._touch(stored.obj, manager, _operation(replace_owned))
         before = copy.deepcopy(stored.obj)
         if replace_owned:  # fields this manager applied before and no longer names
             for path, managers in list(stored.owners.items()):
@@ -270,6 +269,16 @@ class FakeKube:
                 before, spec_only=True
             )
             self._bump(stored, f"apply {key[0]}/{key[2]}", content_changed=content_changed)
+
+    def _touch(self, obj: Object, manager: str, operation: str) -> None:
+        """managedFields as the server keeps them: one entry per manager, with the time
+        of its last write (here a counter that sorts like one)."""
+        entries = [e for e in obj["metadata"].get("managedFields", []) if e["manager"] != manager]
+        when = f"2026-01-01T00:00:{next(self._versions):06d}Z"
+        obj["metadata"]["managedFields"] = [
+            *entries,
+            {"manager": manager, "operation": operation, "time": when},
+        ]
 
     def _bump(self, stored: Stored, change: str, *, content_changed: bool = False) -> None:
         meta = stored.obj["metadata"]

@@ -14,6 +14,7 @@ from pulse_operator.reconcile.collector import (
     reconcile_collector,
     refresh_collector_status,
 )
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.settings import OperatorSettings
 
 NS = "shop"
@@ -69,10 +70,17 @@ def deployment_available(kube: FakeKube, replicas: int = 1) -> None:
     )
 
 
-def child_event(kube: FakeKube, kind: str, name: str, deleted: bool = False) -> Any:
+def child_event(
+    kube: FakeKube,
+    kind: str,
+    name: str,
+    deleted: bool = False,
+    corrections: Corrections | None = None,
+) -> Any:
     child = kube.remove(kind, NS, name) if deleted else kube.get(kind, NS, name)
     assert child is not None
-    return collector_child_changed(kube, SETTINGS, current(kube), child, deleted)
+    corrections = corrections or Corrections()
+    return collector_child_changed(kube, SETTINGS, current(kube), child, deleted, corrections)
 
 
 @pytest.fixture
@@ -129,7 +137,7 @@ def test_nothing_changed_means_nothing_written(kube: FakeKube) -> None:
     for kind, name in (("ConfigMap", "checkout-sidecar"), ("Deployment", "checkout"),
                        ("Service", "checkout"), ("PrometheusRule", "checkout-alerts")):  # fmt: skip
         child_event(kube, kind, name)
-    refresh_collector_status(kube, SETTINGS, current(kube))
+    refresh_collector_status(kube, SETTINGS, current(kube), Corrections())
     assert kube.requests == []
     # a full reconciliation (the operator restarting) applies, but changes nothing
     reconcile_collector(kube, SETTINGS, current(kube), prune=True)
@@ -270,7 +278,7 @@ def _crashing_pod(kube: FakeKube) -> None:
 def test_pods_that_are_not_ready_are_named_in_the_ready_message(kube: FakeKube) -> None:
     reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
     _crashing_pod(kube)
-    refresh_collector_status(kube, SETTINGS, current(kube))
+    refresh_collector_status(kube, SETTINGS, current(kube), Corrections())
     message = conditions(current(kube))["Ready"]["message"]
     assert message == (
         "0/1 pods available, 0 updated; pod checkout-abc: collector CrashLoopBackOff, 3 restarts"
@@ -281,7 +289,7 @@ def test_when_pods_may_not_be_listed_the_status_still_counts_them(kube: FakeKube
     kube.pods_forbidden = True
     reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
     _crashing_pod(kube)
-    refresh_collector_status(kube, SETTINGS, current(kube))
+    refresh_collector_status(kube, SETTINGS, current(kube), Corrections())
     assert conditions(current(kube))["Ready"]["message"] == "0/1 pods available, 0 updated"
 
 
@@ -409,3 +417,40 @@ def test_with_external_autoscaling_replicas_are_the_autoscalers(kube: FakeKube) 
     scaled = kube.get("Deployment", NS, "checkout")
     assert scaled is not None
     assert scaled["spec"]["replicas"] == 4
+
+
+def test_a_writer_that_keeps_changing_a_child_back_is_reported_and_left_alone(
+    kube: FakeKube,
+) -> None:
+    now = [1000.0]
+    corrections = Corrections(clock=lambda: now[0])
+    reconcile_collector(kube, SETTINGS, collector(kube), prune=False)
+
+    def other_image(deployment: Object) -> None:
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "theirs:2"
+
+    outcomes = []
+    for _ in range(6):  # the other writer sets it back every 5 s
+        kube.edit("Deployment", NS, "checkout", other_image, manager="gitops-agent")
+        outcomes.append(child_event(kube, "Deployment", "checkout", corrections=corrections))
+        now[0] += 5
+    restored = [o.applied for o in outcomes]
+    assert restored == [["Deployment/checkout"]] * 3 + [[]] * 3  # then Pulse backs off
+    reason, message = outcomes[2].warnings[0]
+    assert reason == "WriteConflict"
+    assert message.startswith(
+        "Deployment/checkout: spec.template.spec.containers[0].image is changed back by "
+        "'gitops-agent' again and again; Pulse stopped restoring it for 120 s."
+    )
+    assert [o.warnings for o in outcomes[3:]] == [[]] * 3  # one Warning event per fight
+    degraded = conditions(current(kube))["Degraded"]
+    assert (degraded["status"], degraded["reason"], degraded["message"]) == (
+        "True", "WriteConflict", message,
+    )  # fmt: skip
+
+    now[0] += 120  # the pause is over: Pulse restores again
+    kube.edit("Deployment", NS, "checkout", other_image, manager="gitops-agent")
+    assert child_event(kube, "Deployment", "checkout", corrections=corrections).applied == [
+        "Deployment/checkout"
+    ]
+    assert conditions(current(kube))["Degraded"]["reason"] == "AsExpected"
