@@ -21,6 +21,7 @@ from pulse_operator.api.crd import GROUP
 from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
 from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object
 from pulse_operator.metrics import OperatorMetrics
+from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.collector import refresh_collector_status
 from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.owners import (
@@ -208,9 +209,8 @@ def _child_changed(
     current = current_owner(wiring.kube, kind, namespace, claim.name, uid)
     if current is None:  # deleted with its owner (garbage collection)
         return None
-    outcome = claim.reconciler.child_changed(
-        wiring.kube, wiring.settings, current, child, deleted, wiring.corrections
-    )
+    event = ChildEvent(child, deleted, wiring.corrections)
+    outcome = claim.reconciler.child_changed(wiring.kube, wiring.settings, current, event)
     if outcome is not None:
         _post_events(current, outcome, "DriftCorrected")
     return outcome

@@ -27,11 +27,13 @@ class OperatorSettings:
     field_manager: str = "pulse-operator"
     """The one server-side-apply field manager every write uses."""
 
-    worker_limit: int = 200
+    worker_limit: int = 32
     """kopf's concurrent per-object workers, per kind: how many objects are handled at
-    once. It does not bound memory: events of objects waiting for a worker queue up in
-    kopf, parsed. Measured at 1000 collectors: unbounded 327 MiB peak; 64 took 157 MiB
-    but 148 s to converge; 200 took 247 MiB and 118 s (docs/benchmarks.md)."""
+    once. It does not bound memory by itself: events of objects waiting for a worker
+    queue up in kopf, parsed. With workers freed after worker_idle_seconds, fewer slots
+    cost no convergence time and hold fewer bodies. Measured at 1000 collectors in one
+    burst (docs/benchmarks.md): 200 slots 296 MiB peak and 158 s; 64 slots 231 MiB and
+    151 s; 32 slots 164-181 MiB and 153-159 s, the floor 83-113 s in the same runs."""
 
     worker_idle_seconds: float = 0.5
     """Seconds a kopf worker waits for its object's next event before it exits and frees

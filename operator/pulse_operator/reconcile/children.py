@@ -107,6 +107,16 @@ def unserved(kube: Kube, children: Sequence[Object]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ChildEvent:
+    """A child changed or was deleted, as its watch reported it."""
+
+    child: Object
+    deleted: bool
+    corrections: Corrections
+    """The operator's record of restorations, to tell a hand edit from a write fight."""
+
+
+@dataclass(frozen=True)
 class Corrected:
     """What correct_drift did about one child event."""
 
@@ -117,15 +127,11 @@ class Corrected:
 
 
 def correct_drift(
-    kube: Kube,
-    desired: Sequence[Object],
-    child: Object,
-    deleted: bool,
-    corrections: Corrections,
-    own_manager: str,
+    kube: Kube, desired: Sequence[Object], event: ChildEvent, own_manager: str
 ) -> Corrected:
     """Re-applies one child if it was deleted or no longer carries what Pulse applied,
     unless another writer keeps changing it back (see fights.py)."""
+    child, deleted, corrections = event.child, event.deleted, event.corrections
     match = [d for d in desired if ref(d) == ref(child)]
     if not match:
         return Corrected()

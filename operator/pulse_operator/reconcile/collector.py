@@ -9,6 +9,7 @@ from pulse_operator import status, validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.objects import Object, Owner, ref
 from pulse_operator.reconcile import children as kids
+from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import (
@@ -62,12 +63,7 @@ def reconcile_collector(
 
 
 def collector_child_changed(
-    kube: Kube,
-    settings: OperatorSettings,
-    body: Mapping[str, Any],
-    child: Object,
-    deleted: bool,
-    corrections: Corrections,
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], event: ChildEvent
 ) -> Outcome | None:
     """A child of this MetricsCollector changed: restore it if it drifted, and refresh the
     status when the Deployment's status moved. None when there is nothing to report."""
@@ -76,15 +72,15 @@ def collector_child_changed(
         spec, children = parse_and_render_collector(owner, body.get("spec"), settings)
     except validation.SpecError:
         return None  # the owner's own handler has reported it; the children stay as they are
-    corrected = kids.correct_drift(
-        kube, children, child, deleted, corrections, settings.field_manager
-    )
+    corrected = kids.correct_drift(kube, children, event, settings.field_manager)
+    child = event.child
     if child["kind"] != "Deployment" and corrected == kids.Corrected():
         return None
     # kopf hands over the latest event of an object, so an unchanged Deployment's own
     # event is as new as a read; one just restored or deleted is read again
-    as_seen = child["kind"] == "Deployment" and not (deleted or corrected.restored)
-    _refresh_status(kube, body, owner, spec, children, corrections, child if as_seen else None)
+    as_seen = child["kind"] == "Deployment" and not (event.deleted or corrected.restored)
+    seen = child if as_seen else None
+    _refresh_status(kube, body, owner, spec, children, event.corrections, seen)
     return corrected_outcome(corrected)
 
 

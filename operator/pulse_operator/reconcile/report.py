@@ -9,9 +9,7 @@ from typing import Any, Protocol
 
 from pulse_operator import status
 from pulse_operator.api.common import ResourceStatus
-from pulse_operator.api.objects import Object
-from pulse_operator.reconcile.children import Applied, Corrected
-from pulse_operator.reconcile.fights import Corrections
+from pulse_operator.reconcile.children import Applied, ChildEvent, Corrected
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.settings import OperatorSettings
 
@@ -49,13 +47,7 @@ class ChildChanged(Protocol):
     """One child of the owner changed or was deleted; None when there is nothing to report."""
 
     def __call__(
-        self,
-        kube: Kube,
-        settings: OperatorSettings,
-        body: Mapping[str, Any],
-        child: Object,
-        deleted: bool,
-        corrections: Corrections,
+        self, kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], event: ChildEvent
     ) -> Outcome | None: ...
 
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulse_operator import status, validation
-from pulse_operator.api.objects import Object, Owner
+from pulse_operator.api.objects import Owner
 from pulse_operator.reconcile import children as kids
-from pulse_operator.reconcile.fights import Corrections
+from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import (
     Outcome,
@@ -46,12 +46,7 @@ def reconcile_slo(
 
 
 def slo_child_changed(
-    kube: Kube,
-    settings: OperatorSettings,
-    body: Mapping[str, Any],
-    child: Object,
-    deleted: bool,
-    corrections: Corrections,
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], event: ChildEvent
 ) -> Outcome | None:
     """The SLO's PrometheusRule changed: restore it if it drifted or was deleted, and say
     so while another writer keeps changing it back."""
@@ -59,9 +54,7 @@ def slo_child_changed(
         spec, children = parse_and_render_slo(Owner.of(body), body.get("spec"), settings)
     except validation.SpecError:
         return None  # the SLO's own handler reported it; the last good rule stays
-    corrected = kids.correct_drift(
-        kube, children, child, deleted, corrections, settings.field_manager
-    )
+    corrected = kids.correct_drift(kube, children, event, settings.field_manager)
     if corrected == kids.Corrected():
         return None
     if corrected.fight is not None and not status.blocked(body):

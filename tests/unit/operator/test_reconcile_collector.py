@@ -9,6 +9,7 @@ import pytest
 from tests.unit.operator.fake_kube import FakeKube
 
 from pulse_operator.api.objects import Object
+from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.collector import (
     collector_child_changed,
     reconcile_collector,
@@ -80,7 +81,8 @@ def child_event(
     child = kube.remove(kind, NS, name) if deleted else kube.get(kind, NS, name)
     assert child is not None
     corrections = corrections or Corrections()
-    return collector_child_changed(kube, SETTINGS, current(kube), child, deleted, corrections)
+    event = ChildEvent(child, deleted, corrections)
+    return collector_child_changed(kube, SETTINGS, current(kube), event)
 
 
 @pytest.fixture

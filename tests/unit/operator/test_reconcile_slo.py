@@ -10,6 +10,7 @@ import yaml
 from tests.unit.operator.fake_kube import FakeKube
 
 from pulse_operator.api.objects import Object
+from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.slo import reconcile_slo, slo_child_changed
 from pulse_operator.settings import OperatorSettings
@@ -83,7 +84,12 @@ def test_a_rule_edited_by_hand_is_restored_and_an_untouched_one_is_not_rewritten
     untouched = kube.get("PrometheusRule", NS, "api-slo")
     assert untouched is not None
     kube.requests.clear()
-    assert slo_child_changed(kube, SETTINGS, current(kube), untouched, False, Corrections()) is None
+    assert (
+        slo_child_changed(
+            kube, SETTINGS, current(kube), ChildEvent(untouched, False, Corrections())
+        )
+        is None
+    )
     assert kube.requests == []
 
     def hand_edit(rule: Object) -> None:
@@ -92,7 +98,9 @@ def test_a_rule_edited_by_hand_is_restored_and_an_untouched_one_is_not_rewritten
     kube.edit("PrometheusRule", NS, "api-slo", hand_edit)
     edited = kube.get("PrometheusRule", NS, "api-slo")
     assert edited is not None
-    outcome = slo_child_changed(kube, SETTINGS, current(kube), edited, False, Corrections())
+    outcome = slo_child_changed(
+        kube, SETTINGS, current(kube), ChildEvent(edited, False, Corrections())
+    )
     assert outcome is not None
     assert outcome.applied == ["PrometheusRule/api-slo"]
     restored = kube.get("PrometheusRule", NS, "api-slo")
