@@ -277,10 +277,13 @@ NEEDED: dict[Permission, Behaviour] = {
     ("pulse.dev", "slos/status", "patch"): SLO_RECONCILED,
     ("", "configmaps", "list"): _restored("ConfigMap", "probe-sidecar"),
     ("", "configmaps", "watch"): _restored("ConfigMap", "probe-sidecar"),
+    # Before creating a child, its name is checked: Pulse never takes an object over.
+    ("", "configmaps", "get"): COLLECTOR_RECONCILED,
     ("", "configmaps", "create"): COLLECTOR_RECONCILED,
     ("", "configmaps", "patch"): COLLECTOR_RECONCILED,
     ("", "services", "list"): _restored("Service", "probe"),
     ("", "services", "watch"): _restored("Service", "probe"),
+    ("", "services", "get"): COLLECTOR_RECONCILED,
     ("", "services", "create"): COLLECTOR_RECONCILED,
     ("", "services", "patch"): COLLECTOR_RECONCILED,
     ("apps", "deployments", "get"): COLLECTOR_RECONCILED,
@@ -292,6 +295,7 @@ NEEDED: dict[Permission, Behaviour] = {
     # kopf lists before it watches; the operator also lists owned objects to prune.
     ("monitoring.coreos.com", "servicemonitors", "list"): _restored("ServiceMonitor", "probe"),
     ("monitoring.coreos.com", "servicemonitors", "watch"): _restored("ServiceMonitor", "probe"),
+    ("monitoring.coreos.com", "servicemonitors", "get"): COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "servicemonitors", "create"): COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "servicemonitors", "patch"): COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "servicemonitors", "delete"): _monitor_switch_prunes(
@@ -303,6 +307,7 @@ NEEDED: dict[Permission, Behaviour] = {
     ("monitoring.coreos.com", "podmonitors", "watch"): _restored(
         "PodMonitor", "probe", monitor="PodMonitor"
     ),
+    ("monitoring.coreos.com", "podmonitors", "get"): POD_MONITOR_COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "podmonitors", "create"): POD_MONITOR_COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "podmonitors", "patch"): POD_MONITOR_COLLECTOR_RECONCILED,
     ("monitoring.coreos.com", "podmonitors", "delete"): _monitor_switch_prunes(
@@ -314,6 +319,7 @@ NEEDED: dict[Permission, Behaviour] = {
     ("monitoring.coreos.com", "prometheusrules", "watch"): _restored(
         "PrometheusRule", "probe-alerts"
     ),
+    ("monitoring.coreos.com", "prometheusrules", "get"): SLO_RECONCILED,
     ("monitoring.coreos.com", "prometheusrules", "create"): SLO_RECONCILED,
     ("monitoring.coreos.com", "prometheusrules", "patch"): SLO_RECONCILED,
     ("monitoring.coreos.com", "prometheusrules", "delete"): RULE_PRUNED,
