@@ -27,18 +27,20 @@ class OperatorSettings:
     field_manager: str = "pulse-operator"
     """The one server-side-apply field manager every write uses."""
 
-    worker_limit: int = 32
+    worker_limit: int = 200
     """kopf's concurrent per-object workers, per kind: how many objects are handled at
     once. It does not bound memory by itself: events of objects waiting for a worker
-    queue up in kopf, parsed. With workers freed after worker_idle_seconds, fewer slots
-    cost no convergence time and hold fewer bodies. Measured at 1000 collectors in one
-    burst (docs/benchmarks.md): 200 slots 296 MiB peak and 158 s; 64 slots 231 MiB and
-    151 s; 32 slots 164-181 MiB and 153-159 s, the floor 83-113 s in the same runs."""
+    queue up in kopf, parsed. Measured at 1000 collectors (docs/benchmarks.md): with
+    workers freed after 0.5 s, 32 slots peaked at 164-207 MiB against 296 MiB for 200 at
+    about the same convergence time; that pairing is not shipped yet (see
+    worker_idle_seconds)."""
 
-    worker_idle_seconds: float = 0.5
+    worker_idle_seconds: float = 5.0
     """Seconds a kopf worker waits for its object's next event before it exits and frees
-    its slot of worker_limit and the body it holds. kopf's default of 5 s let each slot
-    serve at most one object per 5 s in a burst."""
+    its slot of worker_limit and the body it holds (kopf's default). 0.5 s with 32 slots
+    was the leanest setting measured, but with it an operator denied `watch` reconciled
+    new objects within 3 s by re-listing (the RBAC test of that permission failed), so it
+    waits until that interaction is understood."""
 
     max_workers: int = 16
     """Threads of kopf's pool for Pulse's synchronous handlers: how many reconciliations
