@@ -94,72 +94,13 @@ def test_every_sli_kind_is_accepted_on_its_own(sli: dict[str, Any]) -> None:
     assert spec.sli.kind == next(iter(sli))
 
 
+# The other bad specs are cases of the invalid-input suite (tests/invalid/slos/). These are not
+# yet: the API server names another field than render does (`spec.alerting` and `spec` for the
+# CEL rules on alert label, annotation and rule label keys; `spec.ruleLabels.prometheus` for a
+# value), so no case file can name a field both answers name.
 @pytest.mark.parametrize(
     ("changes", "field", "words"),
     [
-        pytest.param({"objective": 100}, "objective", "less than 100", id="an objective of 100"),
-        pytest.param({"objective": 0}, "objective", "greater than 0", id="an objective of 0"),
-        pytest.param({"objective": "high"}, "objective", "number", id="an objective in words"),
-        pytest.param({"window": "91d"}, "window", "pattern", id="a window over 90 days"),
-        pytest.param({"window": "0d"}, "window", "pattern", id="a window of no days"),
-        pytest.param({"window": "720h"}, "window", "pattern", id="a window in hours"),
-        pytest.param({"service": "check out"}, "service", "pattern", id="a service with a space"),
-        pytest.param({"service": ...}, "service", "required", id="no service"),
-        pytest.param({"sli": {}}, "sli", "exactly one of ratio, latency", id="no SLI kind"),
-        pytest.param(
-            {"sli__availability": {"query": "up"}},
-            "sli",
-            "exactly one of ratio, latency",
-            id="two SLI kinds",
-        ),
-        pytest.param(
-            {"sli__ratio__goodQuery": "sum(rate(ok[{{.window}}]))"},
-            "sli.ratio",
-            "exactly one of errorQuery and goodQuery",
-            id="a ratio with both bad and good events",
-        ),
-        pytest.param(
-            {"sli__ratio__errorQuery": ...},
-            "sli.ratio",
-            "exactly one of errorQuery and goodQuery",
-            id="a ratio with neither bad nor good events",
-        ),
-        pytest.param(
-            {"sli__ratio__totalQuery": "sum(rate(http_requests_total[5m]))"},
-            "sli.ratio.totalQuery",
-            "window",
-            id="a ratio query without the window placeholder",
-        ),
-        pytest.param(
-            {"sli": {"latency": {"metric": "http duration", "threshold": 0.2}}},
-            "sli.latency.metric",
-            "pattern",
-            id="a histogram name with a space",
-        ),
-        pytest.param(
-            {"sli": {"latency": {"metric": "h", "threshold": 0}}},
-            "sli.latency.threshold",
-            "greater than 0",
-            id="a latency threshold of zero",
-        ),
-        pytest.param(
-            {"sli": {"freshness": {"query": "x", "maxLagSeconds": 60, "measure": "Age"}}},
-            "sli.freshness.measure",
-            "LastSuccessTimestamp",
-            id="an unknown freshness measure",
-        ),
-        pytest.param(
-            {"sli": {"freshness": {"query": "x"}}},
-            "sli.freshness.maxLagSeconds",
-            "required",
-            id="freshness without a maximum lag",
-        ),
-        pytest.param(
-            {"sli": {"saturation": {"query": "x", "ceiling": float("nan")}}},
-            "sli.saturation.ceiling",
-            "finite",
-            id="a saturation ceiling that is not a number",
-        ),
         pytest.param(
             {"alerting": {"labels": {"severity": "info"}}},
             "alerting.labels",
@@ -179,12 +120,6 @@ def test_every_sli_kind_is_accepted_on_its_own(sli: dict[str, Any]) -> None:
             id="an annotation name with a space",
         ),
         pytest.param(
-            {"alerting": {"page": "sometimes"}},
-            "alerting.page",
-            "boolean",
-            id="a page switch that is not a boolean",
-        ),
-        pytest.param(
             {"ruleLabels": {"app.kubernetes.io/name": "x"}},
             "ruleLabels",
             "must not set app.kubernetes.io/",
@@ -202,7 +137,6 @@ def test_every_sli_kind_is_accepted_on_its_own(sli: dict[str, Any]) -> None:
             "at most 63 characters",
             id="a rule label value over 63 characters",
         ),
-        pytest.param({"windw": "7d"}, "windw", "Extra inputs", id="a misspelt field"),
     ],
 )
 def test_a_bad_spec_is_rejected_with_a_message_naming_the_field(
