@@ -16,12 +16,17 @@ from typing import Any
 from pulse_operator.api.crd import GROUP, VERSION, CrdSpec
 from pulse_operator.crdgen import model_schema
 
-_BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "pattern")
+_BOUNDS = (
+    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "maxProperties",
+    "pattern",
+)  # fmt: skip
 
 
 def _type(schema: dict[str, Any]) -> str:
     if schema.get("x-kubernetes-preserve-unknown-fields"):
         return "object (free-form)"
+    if schema.get("x-kubernetes-int-or-string"):
+        return "integer or string"
     kind = str(schema.get("type", "object"))
     if kind == "array":
         return f"[]{_type(schema.get('items', {}))}"
@@ -74,6 +79,11 @@ def render(crds: list[CrdSpec]) -> str:
             crd.description,
             "",
         ]
+        name = crd.name_rule
+        lines.append(
+            f"- `metadata.name`: at most {name.max_length} characters matching "
+            f"`{name.pattern}` ({name.message.split(': ', 1)[-1]})."
+        )
         for rule in spec.get("x-kubernetes-validations", []):
             lines.append(f"- Rule on `spec`: {rule['message']}")
         lines += [

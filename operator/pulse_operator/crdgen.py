@@ -52,6 +52,10 @@ def _collapse(node: Schema, defs: Schema) -> Schema:
         if branches is None:
             continue
         concrete = [b for b in branches if b != {"type": "null"}]
+        if sorted(b.get("type", "") for b in concrete) == ["integer", "string"]:
+            # `int | str` (a port number or name): Kubernetes' IntOrString
+            rest = {k: v for k, v in node.items() if k != combinator}
+            return {**rest, "x-kubernetes-int-or-string": True}
         if len(concrete) != 1:
             raise SchemaError(f"{combinator} with {len(concrete)} branches is not structural")
         rest = {k: v for k, v in node.items() if k != combinator}
@@ -153,7 +157,10 @@ def render_crd(crd: CrdSpec) -> Schema:
                                     "type": "string",
                                     "description": f"Kind of this object: {crd.kind}.",
                                 },
-                                "metadata": {"type": "object"},
+                                "metadata": {
+                                    "type": "object",
+                                    "properties": {"name": crd.name_rule.schema()},
+                                },
                                 "spec": spec_schema,
                                 "status": status_schema,
                             },

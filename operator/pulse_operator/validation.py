@@ -13,9 +13,11 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from pulse_operator.api.crd import NameRule
 from pulse_sidecar.config import paths
 
 _RELATIVE_PATH = re.compile(r"^[a-zA-Z][a-zA-Z0-9]*(\.[a-zA-Z][a-zA-Z0-9]*)*$")
+_MAP_KEY = re.compile(r"^\[[^\]]+\]$")
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 
 
@@ -36,7 +38,8 @@ def describe(
     """One line per problem: where it is and what is allowed there.
 
     A model validator that checks several fields names the one to blame by starting its
-    message with that field's relative path and a colon ("collector.ports: ...").
+    message with that field's relative path and a colon ("collector.ports: ..."); one
+    that checks a map's values names the key ("[team]: ...").
     """
     lines = []
     for item in error.errors(include_url=False):
@@ -49,13 +52,39 @@ def describe(
         blamed, _, rest = message.partition(": ")
         if rest and _RELATIVE_PATH.match(blamed):
             path, message = f"{path}.{blamed}", rest
+        elif rest and _MAP_KEY.match(blamed):
+            path, message = f"{path}{blamed}", rest
         lines.append(f"{path}: {message}")
     return lines
+
+
+def without_nulls(raw: Any) -> Any:
+    """`raw` with every null map value removed, as the API server prunes them before
+    applying defaults (`alerting: null` is `alerting` left out)."""
+    if isinstance(raw, dict):
+        return {key: without_nulls(value) for key, value in raw.items() if value is not None}
+    if isinstance(raw, list):
+        return [without_nulls(item) for item in raw]
+    return raw
 
 
 def parse_spec(model: type[ModelT], raw: Any, prefix: str = "spec") -> ModelT:
     """Validates `raw` with `model` (defaults applied) or raises SpecError."""
     try:
-        return model.model_validate(raw if raw is not None else {})
+        return model.model_validate(without_nulls(raw) if raw is not None else {})
     except pydantic.ValidationError as error:
         raise SpecError(describe(model, error, prefix)) from error
+
+
+def parse_object(model: type[ModelT], name_rule: NameRule, name: str, raw_spec: Any) -> ModelT:
+    """Like parse_spec, and checks metadata.name too: every problem is reported at once."""
+    problems = name_rule.problems(name)
+    if raw_spec is None:
+        raise SpecError([*problems, "spec: Required value"])
+    try:
+        spec = parse_spec(model, raw_spec)
+    except SpecError as error:
+        raise SpecError(problems + error.problems) from error
+    if problems:
+        raise SpecError(problems)
+    return spec

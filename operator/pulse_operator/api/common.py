@@ -13,11 +13,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from pulse_operator.api.rules import Rule
+
 DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
 QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$"
 DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+IMAGE_PATTERN = (
+    r"^(([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)([.][a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*"
+    r"(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
+    r"(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@[a-z0-9]+([-_+.][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})?$"
+)
+"""An image reference as container runtimes parse it: [registry[:port]/]path[:tag][@digest]."""
+MAX_DURATION_SECONDS = 86_400
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"^([0-9]+)(ms|s|m|h)$")
@@ -76,18 +85,29 @@ def canonical_quantity(value: str) -> str:
     return f"{int(nano)}n"  # below a nano-unit the API server rounds up
 
 
+def _positive_and_at_most_a_day(value: str) -> bool:
+    return 0 < duration_seconds(value) <= MAX_DURATION_SECONDS
+
+
 Duration = Annotated[
     str,
     Field(pattern=DURATION_PATTERN, examples=["30s"], max_length=16),
+    Rule(
+        cel="duration(self) > duration('0s') && duration(self) <= duration('24h')",
+        message="must be more than 0s and at most 24h",
+        holds=_positive_and_at_most_a_day,
+    ),
 ]
+Image = Annotated[str, Field(min_length=1, max_length=512, pattern=IMAGE_PATTERN)]
 Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN, max_length=32)]
 
 
 class ApiModel(BaseModel):
-    """Base of every API model: camelCase in YAML, unknown fields rejected, immutable."""
+    """Base of every API model: camelCase in YAML, unknown fields rejected, immutable, and
+    strict about types as the API server is ("99.9" is not a number, "true" not a boolean)."""
 
     model_config = ConfigDict(
-        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, frozen=True, strict=True
     )
 
 

@@ -6,7 +6,9 @@ columns. `api/registry.py` fills these in for each kind; `crdgen` turns them int
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pydantic
 
@@ -28,6 +30,33 @@ class PrinterColumn:
 
 
 @dataclass(frozen=True)
+class NameRule:
+    """What `metadata.name` may be, so that every child's name and labels are valid too."""
+
+    pattern: str
+    max_length: int
+    message: str
+
+    def schema(self) -> dict[str, Any]:
+        """The CRD's schema of metadata.name (the only metadata a CRD may constrain)."""
+        return {
+            "type": "string",
+            "maxLength": self.max_length,
+            "x-kubernetes-validations": [
+                {"rule": f"self.matches('{self.pattern}')", "message": self.message}
+            ],
+        }
+
+    def problems(self, name: str) -> list[str]:
+        """The same check offline, worded as the API server words it."""
+        if len(name) > self.max_length:
+            return [f"metadata.name: Too long: may not be more than {self.max_length} bytes"]
+        if not re.fullmatch(self.pattern, name):
+            return [f"metadata.name: {self.message}"]
+        return []
+
+
+@dataclass(frozen=True)
 class CrdSpec:
     """Everything about one CRD that is not in its models."""
 
@@ -37,6 +66,7 @@ class CrdSpec:
     description: str
     spec_model: type[pydantic.BaseModel]
     status_model: type[pydantic.BaseModel]
+    name_rule: NameRule
     columns: list[PrinterColumn] = field(default_factory=list)
 
     @property

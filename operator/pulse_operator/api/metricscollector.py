@@ -5,7 +5,8 @@ with them, so admission and reconciliation agree on what is valid.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import urllib.parse
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -14,137 +15,94 @@ from pulse_operator.api.common import (
     LABEL_NAME_PATTERN,
     ApiModel,
     Duration,
-    Quantity,
+    Image,
     ResourceStatus,
     SecretKeyRef,
     cel,
     duration_seconds,
-    quantity,
 )
+from pulse_operator.api.container import (
+    CollectorResources,
+    ContainerPort,
+    EnvVar,
+    Probe,
+    SidecarResources,
+    Toleration,
+)
+from pulse_operator.api.labels import AlertLabels, KubernetesLabels, ObjectLabels, reserved
+from pulse_operator.api.rules import Rule
+from pulse_sidecar.config import METRIC_NAME_PATTERN
 
 DEFAULT_SIDECAR_PORT = 8000
-COLLECTOR_DEFAULTS = {
-    "requests": {"cpu": "250m", "memory": "256Mi"},
-    "limits": {"cpu": "500m", "memory": "512Mi"},
-}
-# Measured (docs/benchmarks.md): about 55 MiB idle and one core at 1,000 ingest requests
-# a second; the limits leave room for a full in-memory buffer and for bursts.
-SIDECAR_DEFAULTS = {
-    "requests": {"cpu": "50m", "memory": "64Mi"},
-    "limits": {"cpu": "500m", "memory": "256Mi"},
-}
+SIDECAR_PORT_NAME = "pulse-metrics"
+"""The name of the sidecar's port in the pod and the Service."""
+COLLECTOR_ALERT_LABELS = ("severity", "namespace", "collector")
+"""Labels Pulse sets on every collector alert."""
 
 
-def _describe(defaults: dict[str, dict[str, str]]) -> str:
-    return " and ".join(
-        f"{kind} {amounts['cpu']}/{amounts['memory']}" for kind, amounts in defaults.items()
-    )
-
-
-class ResourceAmounts(ApiModel):
-    """CPU and memory amounts, as Kubernetes quantities."""
-
-    cpu: Quantity | None = Field(default=None, description="CPU, e.g. 250m or 1.")
-    memory: Quantity | None = Field(default=None, description="Memory, e.g. 256Mi or 1Gi.")
-
-
-class Resources(ApiModel):
-    """Requests and limits of one container."""
-
-    model_config = cel(
-        (
-            "!has(self.requests) || !has(self.limits) || !has(self.requests.cpu) || "
-            "!has(self.limits.cpu) || quantity(self.requests.cpu).compareTo("
-            "quantity(self.limits.cpu)) <= 0",
-            "requests.cpu must not exceed limits.cpu",
-        ),
-        (
-            "!has(self.requests) || !has(self.limits) || !has(self.requests.memory) || "
-            "!has(self.limits.memory) || quantity(self.requests.memory).compareTo("
-            "quantity(self.limits.memory)) <= 0",
-            "requests.memory must not exceed limits.memory",
-        ),
-    )
-
-    requests: ResourceAmounts | None = Field(
-        default=None, description="What the scheduler reserves for the container."
-    )
-    limits: ResourceAmounts | None = Field(
-        default=None, description="The most the container may use."
-    )
-
-    @model_validator(mode="after")
-    def _requests_within_limits(self) -> Resources:
-        if self.requests is None or self.limits is None:
-            return self
-        for amount in ("cpu", "memory"):
-            request, limit = getattr(self.requests, amount), getattr(self.limits, amount)
-            if request and limit and quantity(request) > quantity(limit):
-                raise ValueError(f"requests.{amount} must not exceed limits.{amount}")
-        return self
-
-
-class EnvVar(ApiModel):
-    """An environment variable of the collector container (core/v1 EnvVar)."""
-
-    name: str = Field(description="Variable name.", min_length=1, max_length=256)
-    value: str | None = Field(default=None, description="Literal value.", max_length=32768)
-    value_from: dict[str, Any] | None = Field(
-        default=None,
-        description="A source for the value (secretKeyRef, configMapKeyRef, fieldRef, ...), "
-        "as in a Pod's env[].valueFrom.",
-    )
-
-
-class ContainerPort(ApiModel):
-    """A port the collector container listens on; the Service exposes it too."""
-
-    name: str = Field(
-        description="Port name, unique in the pod (an IANA service name).",
-        pattern=DNS_LABEL_PATTERN,
-        max_length=15,
-    )
-    container_port: int = Field(description="Port number.", ge=1, le=65535)
-    protocol: Literal["TCP", "UDP"] = Field(default="TCP", description="TCP or UDP.")
+_PORTS_UNIQUE = Rule(
+    cel="self.all(p, self.exists_one(q, q.containerPort == p.containerPort && "
+    "q.protocol == p.protocol))",
+    message="port numbers must be unique per protocol",
+    holds=lambda ports: len({(p.container_port, p.protocol) for p in ports}) == len(ports),
+)
+_NOT_THE_SIDECARS_PORT_NAME = Rule(
+    cel=f"self.all(p, p.name != '{SIDECAR_PORT_NAME}')",
+    message=f"{SIDECAR_PORT_NAME} is the sidecar's port name",
+    holds=lambda ports: all(p.name != SIDECAR_PORT_NAME for p in ports),
+)
+_LIVENESS_SUCCEEDS_ONCE = (
+    "!has(self.livenessProbe) || !has(self.livenessProbe.successThreshold) || "
+    "self.livenessProbe.successThreshold == 1",
+    "livenessProbe.successThreshold must be 1",
+    ".livenessProbe.successThreshold",
+)
+Argument = Annotated[str, Field(max_length=2048)]
 
 
 class CollectorContainer(ApiModel):
     """The user's own container, run in each pod beside the sidecar."""
 
-    image: str = Field(description="Container image.", min_length=1, max_length=512)
-    command: list[str] | None = Field(
-        default=None, description="Entrypoint override.", max_length=64
+    model_config = cel(_LIVENESS_SUCCEEDS_ONCE)
+
+    image: Image = Field(description="Container image: [registry[:port]/]path[:tag][@digest].")
+    command: list[Argument] | None = Field(
+        default=None, description="Entrypoint override.", max_length=32
     )
-    args: list[str] | None = Field(default=None, description="Arguments.", max_length=128)
+    args: list[Argument] | None = Field(default=None, description="Arguments.", max_length=128)
     env: list[EnvVar] = Field(
         default_factory=list, description="Environment variables.", max_length=128
     )
-    ports: list[ContainerPort] = Field(
+    ports: Annotated[list[ContainerPort], _PORTS_UNIQUE, _NOT_THE_SIDECARS_PORT_NAME] = Field(
         default_factory=list,
         description="Ports the container listens on.",
         max_length=16,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    resources: Resources | None = Field(
-        default=None,
-        description="Requests and limits; unset values default to "
-        f"{_describe(COLLECTOR_DEFAULTS)}.",
+    resources: CollectorResources | None = Field(
+        default=None, description=CollectorResources.__doc__
     )
-    liveness_probe: dict[str, Any] | None = Field(
+    liveness_probe: Probe | None = Field(
         default=None, description="The container's own liveness probe (core/v1 Probe)."
     )
-    readiness_probe: dict[str, Any] | None = Field(
+    readiness_probe: Probe | None = Field(
         default=None, description="The container's own readiness probe (core/v1 Probe)."
     )
+
+    @model_validator(mode="after")
+    def _liveness_succeeds_once(self) -> CollectorContainer:
+        probe = self.liveness_probe
+        if probe is not None and probe.success_threshold not in (None, 1):
+            raise ValueError(f"livenessProbe.successThreshold: {_LIVENESS_SUCCEEDS_ONCE[1]}")
+        return self
 
 
 class SidecarSpec(ApiModel):
     """The Pulse sidecar container."""
 
-    image: str | None = Field(
+    image: Image | None = Field(
         default=None,
         description="Sidecar image; defaults to the image the operator was configured with.",
-        max_length=512,
     )
     port: int = Field(
         default=DEFAULT_SIDECAR_PORT,
@@ -152,10 +110,7 @@ class SidecarSpec(ApiModel):
         ge=1024,
         le=65535,
     )
-    resources: Resources | None = Field(
-        default=None,
-        description=f"Requests and limits; unset values default to {_describe(SIDECAR_DEFAULTS)}.",
-    )
+    resources: SidecarResources | None = Field(default=None, description=SidecarResources.__doc__)
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Sidecar log level."
     )
@@ -214,9 +169,9 @@ class IngestSpec(ApiModel):
         ge=1,
         le=100_000,
     )
-    allowed_types: list[str] = Field(
+    allowed_types: list[Annotated[str, Field(pattern=METRIC_NAME_PATTERN, max_length=128)]] = Field(
         default_factory=list,
-        description="If set, the only event types accepted.",
+        description="If set, the only event types accepted (metric names).",
         max_length=256,
     )
 
@@ -253,14 +208,26 @@ class SinkAuth(ApiModel):
         return self
 
 
+def _port_in_range(url: str) -> bool:
+    try:
+        urllib.parse.urlsplit(url).port  # noqa: B018 - raises on a port out of range
+    except ValueError:
+        return False
+    return True
+
+
 class Endpoint(ApiModel):
     """Where one sink sends."""
 
-    url: str = Field(
-        description="Receiver URL (http or https).",
-        pattern=r"^https?://[^\s/?#]+([/?#][^\s]*)?$",
-        max_length=2048,
-    )
+    url: Annotated[
+        str,
+        Field(pattern=r"^https?://[^\s/?#]+([/?#][^\s]*)?$", max_length=2048),
+        Rule(
+            cel="!isURL(self) || url(self).getPort() == '' || int(url(self).getPort()) <= 65535",
+            message="the port must be at most 65535",
+            holds=_port_in_range,
+        ),
+    ] = Field(description="Receiver URL (http or https).")
     timeout: Duration = Field(default="10s", description="Per-request timeout.")
 
 
@@ -268,7 +235,10 @@ class PushgatewayEndpoint(Endpoint):
     """A Pushgateway; the sidecar uses a grouping key unique to its pod."""
 
     job: str = Field(
-        default="pulse", description="The job label of the group.", pattern=LABEL_NAME_PATTERN
+        default="pulse",
+        description="The job label of the group.",
+        pattern=LABEL_NAME_PATTERN,
+        max_length=128,
     )
 
 
@@ -368,16 +338,15 @@ class AlertingSpec(ApiModel):
         gt=0,
         le=1_000_000,
     )
-    labels: dict[str, str] = Field(
+    labels: Annotated[AlertLabels, reserved(COLLECTOR_ALERT_LABELS)] = Field(
         default_factory=dict,
-        description="Labels added to every alert (e.g. team, routing).",
-        max_length=32,
+        description="Labels added to every alert (e.g. team, routing); Go templates as in "
+        f"Prometheus. Must not set {', '.join(COLLECTOR_ALERT_LABELS)}.",
     )
-    rule_labels: dict[str, str] = Field(
+    rule_labels: ObjectLabels = Field(
         default_factory=dict,
         description="Labels on the PrometheusRule itself, for Prometheus' ruleSelector "
         "(e.g. release: kube-prometheus-stack).",
-        max_length=32,
     )
 
 
@@ -388,55 +357,11 @@ class MonitorSpec(ApiModel):
         default="ServiceMonitor", description="ServiceMonitor, PodMonitor, or None for neither."
     )
     interval: Duration = Field(default="30s", description="Scrape interval.")
-    labels: dict[str, str] = Field(
+    labels: ObjectLabels = Field(
         default_factory=dict,
         description="Labels on the monitor, for Prometheus' serviceMonitorSelector or "
         "podMonitorSelector.",
-        max_length=32,
     )
-
-
-class Toleration(ApiModel):
-    """A taint the collector's pods tolerate (core/v1 Toleration)."""
-
-    model_config = cel(
-        (
-            "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || "
-            "self.value == ''",
-            "value must be empty when operator is Exists",
-        ),
-        (
-            "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
-            "tolerationSeconds applies only to effect NoExecute",
-        ),
-    )
-
-    key: str | None = Field(
-        default=None,
-        description="The taint key; empty with operator Exists tolerates every taint.",
-        pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
-        max_length=316,
-    )
-    operator: Literal["Exists", "Equal"] | None = Field(
-        default=None, description="Exists, or Equal (the default) to match value."
-    )
-    value: str | None = Field(default=None, description="The taint value.", max_length=63)
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
-        default=None, description="The taint effect to tolerate; empty tolerates all."
-    )
-    toleration_seconds: int | None = Field(
-        default=None,
-        description="With effect NoExecute: how long the pod stays bound after the taint appears.",
-        ge=0,
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Toleration:
-        if self.operator == "Exists" and self.value:
-            raise ValueError("value must be empty when operator is Exists")
-        if self.toleration_seconds is not None and self.effect != "NoExecute":
-            raise ValueError("tolerationSeconds applies only to effect NoExecute")
-        return self
 
 
 class AutoscalingSpec(ApiModel):
@@ -472,10 +397,9 @@ class MetricsCollectorSpec(ApiModel):
         default_factory=lambda: AutoscalingSpec(),
         description="Who sets the number of pods: Pulse (replicas) or another controller.",
     )
-    node_selector: dict[str, str] = Field(
+    node_selector: KubernetesLabels = Field(
         default_factory=dict,
         description="Node labels the pods must match (a Pod's nodeSelector).",
-        max_length=32,
     )
     tolerations: list[Toleration] = Field(
         default_factory=list,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pulse_operator.api import kinds
-from pulse_operator.api.crd import CrdSpec, PrinterColumn
+from pulse_operator.api.crd import CrdSpec, NameRule, PrinterColumn
 from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCollectorStatus
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.api.slo_status import SLOStatus
@@ -21,6 +21,19 @@ _REASON = PrinterColumn(
 )
 _AGE = PrinterColumn(name="Age", json_path=".metadata.creationTimestamp", type="date")
 
+COLLECTOR_NAME = NameRule(
+    pattern=r"^[a-z]([-a-z0-9]*[a-z0-9])?$",
+    max_length=63,
+    message="must be a DNS label starting with a letter (lowercase letters, digits and '-'): "
+    "it names the collector's Service, and labels every child",
+)
+SLO_NAME = NameRule(
+    pattern=r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$",
+    max_length=63,
+    message="must be lowercase letters, digits, '-' and '.', beginning and ending with a "
+    "letter or digit: it labels the SLO's PrometheusRule and is the slo label of its series",
+)
+
 METRICS_COLLECTOR = CrdSpec(
     kind=kinds.METRICS_COLLECTOR.kind,
     plural=kinds.METRICS_COLLECTOR.plural,
@@ -29,6 +42,7 @@ METRICS_COLLECTOR = CrdSpec(
     "it, and creates its Service, scrape objects and alerts.",
     spec_model=MetricsCollectorSpec,
     status_model=MetricsCollectorStatus,
+    name_rule=COLLECTOR_NAME,
     columns=[
         PrinterColumn(
             name="Replicas", json_path=".spec.replicas", type="integer",
@@ -56,6 +70,7 @@ SLO = CrdSpec(
     "multi-window, multi-burn-rate alerts in a PrometheusRule.",
     spec_model=SLOSpec,
     status_model=SLOStatus,
+    name_rule=SLO_NAME,
     columns=[
         PrinterColumn(
             name="Service", json_path=".spec.service", description="The service measured.",

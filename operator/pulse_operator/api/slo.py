@@ -9,40 +9,40 @@ same message, so both paths give the same answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from pulse_operator.api.common import ApiModel, cel
+from pulse_operator.api.labels import AlertAnnotations, AlertLabels, ObjectLabels, reserved
+from pulse_operator.api.rules import Rule
 
 WINDOW_PLACEHOLDER = r"\{\{ *\.window *\}\}"
 """Where a ratio query's range goes; the generator substitutes each window it records."""
 
-RESERVED_ALERT_LABELS = ("severity", "slo", "service", "namespace", "long_window", "short_window")
-"""Labels Pulse sets on every SLOErrorBudgetBurn alert (the alerting contract)."""
+RESERVED_ALERT_LABELS = (
+    "alertname", "severity", "slo", "service", "namespace", "long_window", "short_window",
+)  # fmt: skip
+"""Labels Pulse (or Prometheus: alertname) sets on every SLOErrorBudgetBurn alert."""
 
-_PROMETHEUS_LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
-# Written without backslashes, so that they read the same inside CEL string literals.
-_KUBERNETES_LABEL_KEY = (
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+_MATCHER = r"""[a-zA-Z_][a-zA-Z0-9_]* *(=|!=|=~|!~) *("([^"\\]|\\.)*"|'([^'\\]|\\.)*'|`[^`]*`)"""
+MATCHERS_PATTERN = rf"^ *({_MATCHER} *(, *{_MATCHER} *)*,? *)?$"
+"""Label matchers without braces: what a selector may be, so it cannot end the braces."""
+_NO_BUCKET_BOUND = Rule(
+    cel="!self.matches('(^|,) *le *(=|!=|=~|!~)')",
+    message="must not match on le: Pulse picks the bucket of the threshold itself",
+    holds=lambda selector: re.search(r"(^|,) *le *(=|!=|=~|!~)", selector) is None,
 )
-_KUBERNETES_LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-_MAX_MAP_ENTRIES = 32
+_HISTOGRAM_BASE_NAME = Rule(
+    cel="!self.endsWith('_bucket') && !self.endsWith('_count') && !self.endsWith('_sum')",
+    message="must be the histogram's base name, without _bucket, _count or _sum",
+    holds=lambda metric: not metric.endswith(("_bucket", "_count", "_sum")),
+)
+
 _MAX_QUERY_LENGTH = 4096
 
-KubernetesLabelValue = Annotated[str, Field(max_length=63, pattern=_KUBERNETES_LABEL_VALUE)]
 PromQL = Annotated[str, Field(min_length=1, max_length=_MAX_QUERY_LENGTH)]
 WindowedPromQL = Annotated[PromQL, Field(pattern=WINDOW_PLACEHOLDER)]
-
-_ALL_KEYS_ARE_LABEL_NAMES = "self.{map}.all(k, k.matches('" + _PROMETHEUS_LABEL_NAME + "'))"
-
-
-def _check_keys(keys: Iterable[str], pattern: str, what: str) -> None:
-    bad = sorted(key for key in keys if not re.fullmatch(pattern, key))
-    if bad:
-        raise ValueError(f"{', '.join(repr(key) for key in bad)}: not {what}")
 
 
 _ONE_OF_ERROR_OR_GOOD = "set exactly one of errorQuery and goodQuery"
@@ -85,7 +85,7 @@ class RatioSLI(ApiModel):
 class LatencySLI(ApiModel):
     """Requests from a Prometheus histogram; good ones took at most `threshold`."""
 
-    metric: str = Field(
+    metric: Annotated[str, _HISTOGRAM_BASE_NAME] = Field(
         pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
         max_length=200,
         description=(
@@ -102,9 +102,10 @@ class LatencySLI(ApiModel):
             "SLI has no data and no alert can fire."
         ),
     )
-    selector: str = Field(
+    selector: Annotated[str, _NO_BUCKET_BOUND] = Field(
         default="",
         max_length=_MAX_QUERY_LENGTH,
+        pattern=MATCHERS_PATTERN,
         description=(
             "PromQL label matchers without braces that pick the requests, e.g. "
             'job="checkout",route!="/health". Empty means every series of the histogram.'
@@ -156,6 +157,7 @@ class SaturationSLI(ApiModel):
         ),
     )
     ceiling: float = Field(
+        gt=0,
         allow_inf_nan=False,
         description=(
             "Highest good utilization, in the query's unit, e.g. 0.8 for 80% when the query "
@@ -215,30 +217,8 @@ class SLI(ApiModel):
         return selected
 
 
-_NO_RESERVED_ALERT_LABELS = (
-    f"labels must not set {', '.join(RESERVED_ALERT_LABELS)}: Pulse sets them on every alert"
-)
-
-
 class Alerting(ApiModel):
     """Which SLOErrorBudgetBurn alerts exist, and what they carry for routing."""
-
-    model_config = cel(
-        (
-            "!has(self.labels) || self.labels.all(k, !(k in ["
-            + ", ".join(f"'{label}'" for label in RESERVED_ALERT_LABELS)
-            + "]))",
-            _NO_RESERVED_ALERT_LABELS,
-        ),
-        (
-            "!has(self.labels) || " + _ALL_KEYS_ARE_LABEL_NAMES.format(map="labels"),
-            "labels keys must be Prometheus label names",
-        ),
-        (
-            "!has(self.annotations) || " + _ALL_KEYS_ARE_LABEL_NAMES.format(map="annotations"),
-            "annotations keys must be Prometheus label names",
-        ),
-    )
 
     page: bool = Field(
         default=True,
@@ -254,56 +234,24 @@ class Alerting(ApiModel):
             "window."
         ),
     )
-    labels: dict[str, str] = Field(
+    labels: Annotated[AlertLabels, reserved(RESERVED_ALERT_LABELS)] = Field(
         default_factory=dict,
-        max_length=_MAX_MAP_ENTRIES,
         description=(
-            "Extra labels on every alert, for routing, e.g. team: payments. Must not set "
-            "severity, slo, service, namespace, long_window or short_window."
+            "Extra labels on every alert, for routing, e.g. team: payments; Go templates as in "
+            f"Prometheus. Must not set {', '.join(RESERVED_ALERT_LABELS)}."
         ),
     )
-    annotations: dict[str, str] = Field(
+    annotations: AlertAnnotations = Field(
         default_factory=dict,
-        max_length=_MAX_MAP_ENTRIES,
         description=(
             "Extra annotations on every alert; they replace Pulse's of the same name, e.g. "
             "runbook_url pointing at your own runbook."
         ),
     )
 
-    @field_validator("labels")
-    @classmethod
-    def _labels_are_not_reserved(cls, labels: dict[str, str]) -> dict[str, str]:
-        if any(key in RESERVED_ALERT_LABELS for key in labels):
-            raise ValueError(_NO_RESERVED_ALERT_LABELS)
-        _check_keys(labels, _PROMETHEUS_LABEL_NAME, "Prometheus label names")
-        return labels
-
-    @field_validator("annotations")
-    @classmethod
-    def _annotation_keys(cls, annotations: dict[str, str]) -> dict[str, str]:
-        _check_keys(annotations, _PROMETHEUS_LABEL_NAME, "Prometheus label names")
-        return annotations
-
-
-_NO_OWN_RULE_LABELS = "ruleLabels must not set app.kubernetes.io/ labels: Pulse sets them"
-
 
 class SLOSpec(ApiModel):
     """An objective for one service, turned into recording rules and burn-rate alerts."""
-
-    model_config = cel(
-        (
-            "!has(self.ruleLabels) || self.ruleLabels.all(k, !k.startsWith('app.kubernetes.io/'))",
-            _NO_OWN_RULE_LABELS,
-        ),
-        (
-            "!has(self.ruleLabels) || self.ruleLabels.all(k, k.matches('"
-            + _KUBERNETES_LABEL_KEY
-            + "'))",
-            "ruleLabels keys must be Kubernetes label keys",
-        ),
-    )
 
     service: str = Field(
         min_length=1,
@@ -337,22 +285,13 @@ class SLOSpec(ApiModel):
         default_factory=Alerting,
         description="Which burn-rate alerts to create, and their extra labels and annotations.",
     )
-    rule_labels: dict[str, KubernetesLabelValue] = Field(
+    rule_labels: ObjectLabels = Field(
         default_factory=dict,
-        max_length=_MAX_MAP_ENTRIES,
         description=(
             "Labels for the generated PrometheusRule, so that a Prometheus ruleSelector picks "
             "it up, e.g. prometheus: main."
         ),
     )
-
-    @field_validator("rule_labels")
-    @classmethod
-    def _rule_label_keys(cls, labels: dict[str, str]) -> dict[str, str]:
-        if any(key.startswith("app.kubernetes.io/") for key in labels):
-            raise ValueError(_NO_OWN_RULE_LABELS)
-        _check_keys(labels, _KUBERNETES_LABEL_KEY, "Kubernetes label keys")
-        return labels
 
     @property
     def window_days(self) -> int:

@@ -8,14 +8,11 @@ from typing import Any
 import yaml
 
 from pulse_operator import validation
+from pulse_operator.api import registry
 from pulse_operator.api.common import canonical_quantity
+from pulse_operator.api.container import CollectorResources, Resources, SidecarResources
 from pulse_operator.api.kinds import PROMETHEUS_OPERATOR
-from pulse_operator.api.metricscollector import (
-    COLLECTOR_DEFAULTS,
-    SIDECAR_DEFAULTS,
-    MetricsCollectorSpec,
-    Resources,
-)
+from pulse_operator.api.metricscollector import SIDECAR_PORT_NAME, MetricsCollectorSpec
 from pulse_operator.api.objects import COLLECTOR_COMPONENT, Owner
 from pulse_operator.render import credentials
 from pulse_operator.render import sidecar_config as cfg
@@ -25,23 +22,16 @@ from pulse_operator.settings import OperatorSettings
 
 SIDECAR_CONTAINER = "pulse-sidecar"
 COLLECTOR_CONTAINER = "collector"
-SIDECAR_PORT_NAME = "pulse-metrics"
 CONFIG_HASH_ANNOTATION = "pulse.dev/config-hash"
 NONROOT_UID = 65532
 
 
-def _resources(spec: Resources | None, defaults: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _resources(resources: Resources) -> dict[str, Any]:
     """Defaults overlaid with what the user set, amount by amount, in the canonical form
     the API server stores (so '0.5' applied is not '500m' drifted)."""
-    merged = {kind: dict(amounts) for kind, amounts in defaults.items()}
-    if spec is not None:
-        for kind in ("requests", "limits"):
-            amounts = getattr(spec, kind)
-            if amounts is not None:
-                merged[kind].update(amounts.model_dump(exclude_none=True))
     return {
-        kind: {name: canonical_quantity(amount) for name, amount in amounts.items()}
-        for kind, amounts in merged.items()
+        kind: {name: canonical_quantity(amount) for name, amount in resources.merged(kind).items()}
+        for kind in ("requests", "limits")
     }
 
 
@@ -90,7 +80,7 @@ def render_deployment(
     collector: dict[str, Any] = {
         "name": COLLECTOR_CONTAINER,
         "image": user.image,
-        "resources": _resources(user.resources, COLLECTOR_DEFAULTS),
+        "resources": _resources(user.resources or CollectorResources()),
         "securityContext": _restricted_security_context(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -103,9 +93,9 @@ def render_deployment(
     if user.ports:
         collector["ports"] = [port.model_dump(by_alias=True) for port in user.ports]
     if user.liveness_probe:
-        collector["livenessProbe"] = user.liveness_probe
+        collector["livenessProbe"] = user.liveness_probe.manifest()
     if user.readiness_probe:
-        collector["readinessProbe"] = user.readiness_probe
+        collector["readinessProbe"] = user.readiness_probe.manifest()
 
     port = spec.sidecar.port
     sidecar = {
@@ -132,7 +122,7 @@ def render_deployment(
             "initialDelaySeconds": 1,
             "periodSeconds": 2,
         },
-        "resources": _resources(spec.sidecar.resources, SIDECAR_DEFAULTS),
+        "resources": _resources(spec.sidecar.resources or SidecarResources()),
         "securityContext": _restricted_security_context(),
         "volumeMounts": [
             {"name": "config", "mountPath": str(credentials.CONFIG_DIR / cfg.CONFIG_FILE),
@@ -255,5 +245,7 @@ def parse_and_render_collector(
 ) -> tuple[MetricsCollectorSpec, list[dict[str, Any]]]:
     """The spec as the models read it, and its children. Raises SpecError naming the field,
     also when the sidecar's own model refuses the configuration rendered from the spec."""
-    spec = validation.parse_spec(MetricsCollectorSpec, raw_spec)
+    spec = validation.parse_object(
+        MetricsCollectorSpec, registry.METRICS_COLLECTOR.name_rule, owner.name, raw_spec
+    )
     return spec, render_collector(owner, spec, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pulse_operator import validation
+from pulse_operator.api import registry
 from pulse_operator.api.kinds import PROMETHEUS_OPERATOR
 from pulse_operator.api.objects import SLO_COMPONENT, Object, Owner
 from pulse_operator.api.slo import SLOSpec
@@ -36,5 +37,5 @@ def parse_and_render_slo(
 ) -> tuple[SLOSpec, list[Object]]:
     """The spec as the models read it, and its PrometheusRule. Raises SpecError naming the
     field (InvalidPromQLError, a SpecError, when a query does not parse)."""
-    spec = validation.parse_spec(SLOSpec, raw_spec)
+    spec = validation.parse_object(SLOSpec, registry.SLO.name_rule, owner.name, raw_spec)
     return spec, render_slo(owner, spec, settings)
