@@ -7,10 +7,13 @@ paths where their Secrets are mounted (see `credentials`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pydantic
+from pydantic.alias_generators import to_camel
 
 from pulse_operator import validation
 from pulse_operator.api.common import duration_seconds
@@ -42,8 +45,49 @@ def sidecar_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> sid
     try:
         return sidecar.SidecarConfig.model_validate(_raw_config(name, namespace, spec))
     except pydantic.ValidationError as error:  # validated whole: errors name their place
-        problems = validation.describe(sidecar.SidecarConfig, error, "sidecar configuration")
-        raise validation.SpecError(problems) from error
+        problems = validation.describe(sidecar.SidecarConfig, error, "sidecar")
+        raise validation.SpecError([_in_users_words(p, spec) for p in problems]) from error
+
+
+_Replacement = Callable[[re.Match[str], MetricsCollectorSpec], str]
+_USER_FIELDS: list[tuple[str, _Replacement]] = [
+    (r"collector\.(name|namespace)", lambda m, _: f"metadata.{m[1]}"),
+    (r"server\.port", lambda m, _: "spec.sidecar.port"),
+    (r"scrape\[(\d+)\]\.(interval|timeout)_seconds",
+     lambda m, _: f"spec.scrape.targets[{m[1]}].{m[2]}"),
+    (r"scrape\[(\d+)\]\.(port|path)", lambda m, _: f"spec.scrape.targets[{m[1]}].{m[2]}"),
+    (r"scrape\[(\d+)\]", lambda m, _: f"spec.scrape.targets[{m[1]}]"),
+    (r"ingest\.(\w+)", lambda m, _: f"spec.ingest.{to_camel(m[1])}"),
+    (r"sinks\[(\d+)\]\.(url|timeout)(_seconds)?", lambda m, spec: _endpoint_field(m, spec)),
+    (r"sinks\[(\d+)\]\.push_interval_seconds", lambda m, _: f"spec.sinks[{m[1]}].interval"),
+    (r"sinks\[(\d+)\]\.circuit_breaker\.(\w+)",
+     lambda m, _: f"spec.circuitBreaker.{to_camel(m[2])}"),
+    (r"sinks\[(\d+)\]", lambda m, _: f"spec.sinks[{m[1]}]"),
+    (r"buffer\.max_samples", lambda m, _: "spec.buffer.maxSamples"),
+    (r"spool\.max_bytes", lambda m, _: "spec.buffer.spoolMaxBytes"),
+    (r"log_level", lambda m, _: "spec.sidecar.logLevel"),
+]  # fmt: skip
+
+
+def _endpoint_field(match: re.Match[str], spec: MetricsCollectorSpec) -> str:
+    """sinks[0].url is spec.sinks[0].remoteWrite.url (or .pushgateway, .otlp)."""
+    index = int(match[1])
+    kind = to_camel(spec.sinks[index].kind) if index < len(spec.sinks) else "endpoint"
+    return f"spec.sinks[{index}].{kind}.{match[2]}"
+
+
+def _in_users_words(problem: str, spec: MetricsCollectorSpec) -> str:
+    """A problem the sidecar's model found ("sidecar.sinks[0].url: ..."), at the field of
+    the MetricsCollector it came from: users never see the sidecar's own file. The
+    MetricsCollector's model refuses all of these first; this keeps the words right if
+    the two ever drift apart."""
+    path, _, message = problem.partition(": ")
+    inner = path.removeprefix("sidecar.")
+    for pattern, replacement in _USER_FIELDS:
+        match = re.match(pattern, inner)
+        if match is not None:
+            return f"{replacement(match, spec)}{inner[match.end() :]}: {message}"
+    return f"spec: the sidecar refuses the configuration made from it ({inner}): {message}"
 
 
 def _raw_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> dict[str, Any]:

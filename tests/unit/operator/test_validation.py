@@ -9,6 +9,7 @@ import pytest
 from pulse_operator import validation
 from pulse_operator.api.metricscollector import MetricsCollectorSpec
 from pulse_operator.api.slo import SLOSpec
+from pulse_operator.render import sidecar_config
 
 SLO: dict[str, Any] = {
     "service": "api",
@@ -45,3 +46,27 @@ def test_the_path_is_the_users_yaml_path(
     model: type[Any], raw: dict[str, Any], expected: list[str]
 ) -> None:
     assert paths(model, raw) == expected
+
+
+def test_what_only_the_sidecars_model_refuses_is_reported_at_the_users_field() -> None:
+    # the MetricsCollector model refuses both first; model_copy skips it, as a drift between
+    # the two models would
+    spec = validation.parse_spec(
+        MetricsCollectorSpec,
+        {"collector": {"image": "example.com/app:1"},
+         "sinks": [{"name": "rw", "remoteWrite": {"url": "http://prometheus:9090/write"}}]},
+    )  # fmt: skip
+    sink = spec.sinks[0]
+    assert sink.remote_write is not None
+    drifted = spec.model_copy(
+        update={
+            "sinks": [sink.model_copy(update={
+                "remote_write": sink.remote_write.model_copy(update={"url": "http://p:99999/"})
+            })],
+            "ingest": spec.ingest.model_copy(update={"allowed_types": ["login event"]}),
+        }
+    )  # fmt: skip
+    with pytest.raises(validation.SpecError) as raised:
+        sidecar_config.sidecar_config("web", "shop", drifted)
+    fields = sorted(problem.split(": ")[0] for problem in raised.value.problems)
+    assert fields == ["spec.ingest.allowedTypes[0]", "spec.sinks[0].remoteWrite.url"]
