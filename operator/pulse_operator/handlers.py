@@ -9,6 +9,8 @@ operator writes nothing.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -34,6 +36,25 @@ from pulse_operator.reconcile.owners import (
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import Outcome
 from pulse_operator.settings import OperatorSettings
+
+
+class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
+    """kopf's record of the last handled spec, kept as a digest of it.
+
+    kopf stores the whole spec in an annotation by default, and the API server caps all
+    annotations of an object at 256 KiB: an admitted spec larger than that could never be
+    recorded, and kopf would rerun the create handler forever. Pulse's handlers reconcile
+    the whole object and never read the old spec (no handler takes `old` or `diff`), so
+    knowing *that* it changed is enough. The digest leaves out kopf's progress notes."""
+
+    def __init__(self, progress: kopf.ProgressStorage, *, prefix: str, key: str) -> None:
+        super().__init__(prefix=prefix, key=key)
+        self._progress = progress
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:
+        essence = self._progress.clear(essence=super().build(body=body, extra_fields=extra_fields))
+        encoded = json.dumps(essence, sort_keys=True, separators=(",", ":")).encode()
+        return {"sha256": hashlib.sha256(encoded).hexdigest()}  # type: ignore[typeddict-unknown-key]
 
 
 class OwnerLocks:
@@ -97,9 +118,10 @@ def _kopf_configuration(pulse: OperatorSettings, scoped: bool) -> Callable[..., 
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Pulse's status schema is structural (unknown fields are pruned), so kopf keeps
         # its bookkeeping in annotations rather than in status.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=GROUP, key="last-handled-configuration"
+        progress = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.progress_storage = progress
+        settings.persistence.diffbase_storage = DigestDiffBaseStorage(
+            progress, prefix=GROUP, key="last-handled-configuration"
         )
         settings.persistence.finalizer = f"{GROUP}/finalizer"
         # Only warnings become Events by themselves; handlers post their own Normal events.
