@@ -78,15 +78,13 @@ def _load(path: Path, plural: str) -> InvalidInput:
 def invalid_inputs(plural: str | None = None) -> list[InvalidInput]:
     """Every case of one kind (by plural), or of all kinds, in file order."""
     plurals = KINDS if plural is None else (plural,)
-    return [
-        _load(path, each) for each in plurals for path in sorted((CASES / each).glob("*.yaml"))
-    ]
+    return [_load(path, each) for each in plurals for path in sorted((CASES / each).glob("*.yaml"))]
 
 
 def render_problems(case: InvalidInput, directory: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """What `pulse-operator render -f` prints to stderr for the case; it must exit 1 and
     print no objects."""
-    manifest = directory / f"{case.name}.yaml"
+    manifest = directory / f"{case.id.replace('/', '-')}.yaml"
     manifest.write_text(yaml.safe_dump(case.manifest()))
     capsys.readouterr()
     assert cli.main(["render", "-f", str(manifest)]) == 1, "render accepted it"
@@ -98,3 +96,8 @@ def render_problems(case: InvalidInput, directory: Path, capsys: pytest.CaptureF
 def named_fields(problems: str) -> list[str]:
     """The field each problem line names: `<file>: <Kind> <name>: <field>: <message>`."""
     return [line.split(": ")[2] for line in problems.splitlines() if line.count(": ") >= 3]
+
+
+def names(field: str, named: list[str]) -> bool:
+    """Whether `field`, or a key or field inside it, is among the `named` fields."""
+    return any(each == field or each.startswith((f"{field}.", f"{field}[")) for each in named)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import kubernetes
@@ -218,26 +220,33 @@ def test_a_missing_secret_degrades_without_touching_children_until_it_appears(
     eventually(lambda: _ready(k8s, "keys"), timeout=60, what="Ready=True after the retry")
 
 
-def test_a_value_only_the_sidecar_rejects_degrades_and_keeps_the_last_good_config(
+def test_a_mistake_only_the_operator_can_judge_degrades_and_keeps_the_last_good_children(
     k8s: Cluster,
 ) -> None:
     sink = {"name": "rw", "remoteWrite": {"url": "http://prometheus:9090/api/v1/write"}}
-    k8s.create(_collector("keep", sinks=[sink]))
+    k8s.create(_collector("keep", sinks=[sink], alerting={"labels": {"team": "payments"}}))
     eventually(lambda: _ready(k8s, "keep"), what="Ready=True")
     good = k8s.core.read_namespaced_config_map("keep-sidecar", k8s.namespace).data
+    rules = kubernetes.client.CustomObjectsApi(k8s.core.api_client)
+    read_rule = functools.partial(
+        rules.get_namespaced_custom_object,
+        "monitoring.coreos.com", "v1", k8s.namespace, "prometheusrules", "keep-alerts",
+    )  # fmt: skip
+    good_rule = read_rule()["spec"]
 
-    # the CRD's URL pattern admits it; the sidecar's URL model refuses the port
-    bad_sink = {"name": "rw", "remoteWrite": {"url": "http://prometheus:99999/api/v1/write"}}
-    k8s.patch_spec("keep", {"sinks": [bad_sink]})
+    # admitted (CEL cannot parse Go templates); Prometheus would refuse the rule file
+    k8s.patch_spec("keep", {"alerting": {"labels": {"team": "{{ $labels.team"}}, "replicas": 2})
     eventually(
         lambda: k8s.condition("keep", "Degraded").get("status") == "True",
         what="Degraded=True",
     )
     degraded = k8s.condition("keep", "Degraded")
     assert degraded["reason"] == "InvalidSpec"
-    assert "sidecar configuration.sinks[0].url" in degraded["message"]
+    assert degraded["message"].startswith("spec.alerting.labels[team]: not a template"), degraded
     assert degraded["observedGeneration"] == k8s.get("keep")["metadata"]["generation"]
     assert k8s.core.read_namespaced_config_map("keep-sidecar", k8s.namespace).data == good
+    assert read_rule()["spec"] == good_rule
+    assert k8s.apps.read_namespaced_deployment("keep", k8s.namespace).spec.replicas == 1
 
 
 def test_with_nothing_changing_the_operator_writes_nothing(
@@ -263,6 +272,35 @@ def test_with_nothing_changing_the_operator_writes_nothing(
     pulse_operator.ensure_running()
 
 
+def test_a_spec_larger_than_the_annotation_limit_is_handled_once(
+    k8s: Cluster, cluster: LocalCluster
+) -> None:
+    # about 768 KiB of spec, three times what all annotations of an object may hold
+    collector = {
+        "image": "example.com/app:1",
+        "args": ["a" * 2048] * 128,
+        "env": [{"name": f"V{i}", "value": "v" * 4096} for i in range(128)],
+    }
+    k8s.create(_collector("large", collector=collector))
+    eventually(lambda: _ready(k8s, "large"), what="Ready=True", timeout=60)
+    recorded = k8s.get("large")["metadata"]["annotations"]["pulse.dev/last-handled-configuration"]
+    assert len(recorded) < 100, recorded  # a digest, not the spec
+    time.sleep(3)  # let the last status write and the audit batch land
+
+    def writes() -> int:
+        return sum(
+            1
+            for w in cluster.writes_by(("pulse-operator", "kopf"))
+            if w.get("objectRef", {}).get("namespace") == k8s.namespace
+        )
+
+    before = writes()
+    time.sleep(10)
+    assert writes() == before, "the operator keeps handling the large spec"
+    pod = k8s.apps.read_namespaced_deployment("large", k8s.namespace).spec.template.spec
+    assert pod.containers[0].args == collector["args"]
+
+
 def test_the_operator_serves_its_own_metrics(k8s: Cluster, operator_metrics_url: str) -> None:
     k8s.create(_collector("counted"))
     eventually(lambda: _ready(k8s, "counted"), what="Ready=True")
@@ -280,28 +318,73 @@ def test_the_operator_serves_its_own_metrics(k8s: Cluster, operator_metrics_url:
     assert checked.stdout + checked.stderr == ""
 
 
+@pytest.fixture
+def services_need_a_team(api_client: kubernetes.client.ApiClient, namespace: str) -> Iterator[str]:
+    """A cluster policy, as Kyverno or Gatekeeper would set one, that refuses Services
+    without a team label in the test's namespace: a refusal only the API server knows of."""
+    admission = kubernetes.client.AdmissionregistrationV1Api(api_client)
+    name = f"services-need-a-team-{namespace}"
+    admission.create_validating_admission_policy({
+        "metadata": {"name": name},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{
+                "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                "resources": ["services"],
+            }]},
+            "validations": [{
+                "expression": "has(object.metadata.labels) && 'team' in object.metadata.labels",
+                "message": "every Service needs a team label",
+            }],
+        },
+    })  # fmt: skip
+    admission.create_validating_admission_policy_binding({
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "matchResources": {"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": namespace}
+            }},
+        },
+    })  # fmt: skip
+    try:
+        yield "every Service needs a team label"
+    finally:
+        admission.delete_validating_admission_policy_binding(name)
+        admission.delete_validating_admission_policy(name)
+
+
 def test_a_child_the_api_server_refuses_is_reported_without_a_traceback(
-    k8s: Cluster, pulse_operator: ManagedProcess
+    k8s: Cluster, pulse_operator: ManagedProcess, services_need_a_team: str
 ) -> None:
-    # admitted (a DNS subdomain), but a Service name must be a DNS label: no dots
-    k8s.create(_collector("web.v2"))
+    def refused() -> bool:  # the policy takes effect within a second or two
+        probe = {"metadata": {"name": "probe"}, "spec": {"ports": [{"port": 80}]}}
+        try:
+            k8s.core.create_namespaced_service(k8s.namespace, probe, dry_run="All")
+        except ApiException as error:
+            return services_need_a_team in str(error.body)
+        return False
+
+    eventually(refused, what="the policy in force")
+    k8s.create(_collector("web"))
     eventually(
-        lambda: k8s.condition("web.v2", "Degraded").get("reason") == "ChildRejected",
+        lambda: k8s.condition("web", "Degraded").get("reason") == "ChildRejected",
         what="Degraded=ChildRejected",
     )
-    degraded = k8s.condition("web.v2", "Degraded")
+    degraded = k8s.condition("web", "Degraded")
     assert degraded["status"] == "True"
-    assert degraded["message"].startswith("Service/web.v2 was refused by the API server: ")
-    assert "metadata.name" in degraded["message"]  # the API server's field path
-    assert k8s.condition("web.v2", "Ready")["reason"] == "ChildRejected"
+    assert degraded["message"].startswith("Service/web was refused by the API server: ")
+    assert services_need_a_team in degraded["message"]
+    assert k8s.condition("web", "Ready")["reason"] == "ChildRejected"
     warnings = eventually(
-        lambda: [e for e in k8s.events("web.v2") if e.reason == "ChildRejected"],
+        lambda: [e for e in k8s.events("web") if e.reason == "ChildRejected"],
         what="a ChildRejected Warning event",
     )
     assert warnings[0].type == "Warning"
-    assert k8s.exists(k8s.apps.read_namespaced_deployment, "web.v2")  # applied before it
+    assert k8s.exists(k8s.apps.read_namespaced_deployment, "web")  # applied before it
     log = pulse_operator.log_path.read_text(errors="replace")
-    ours = [line for line in log.splitlines() if "web.v2" in line]
+    ours = [line for line in log.splitlines() if k8s.namespace in line and "web" in line]
     assert ours, "the operator logged nothing about the refusal"
     assert not any("Traceback" in line for line in ours), ours
 
