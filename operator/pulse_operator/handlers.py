@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from pulse_operator.api.crd import GROUP
-from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, Kind
+from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, RULE_READERS, Kind
 from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object
 from pulse_operator.metrics import OperatorMetrics
 from pulse_operator.reconcile.children import ChildEvent
@@ -35,6 +35,7 @@ from pulse_operator.reconcile.owners import (
 )
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import Outcome
+from pulse_operator.selection import selector_fingerprint
 from pulse_operator.settings import OperatorSettings
 
 
@@ -109,6 +110,9 @@ def build_registry(
     _register_pod_status_refresh(registry, wiring)
     for child_kind in CHILD_KINDS:
         _register_child_watch(registry, wiring, child_kind)
+    if not scoped:  # namespaced Roles cannot list Prometheus objects cluster-wide
+        for reader_kind in RULE_READERS:
+            _register_reader_watch(registry, wiring, reader_kind)
     return registry
 
 
@@ -191,6 +195,19 @@ def _register_owner(
             reconcile_owner
         )
 
+    def by_name(namespace: str | None, name: str, uid: str, **_: Any) -> dict[Any, str]:
+        return {(namespace or "", name): uid}
+
+    # every owner, known without an API call: what a Prometheus's change must refresh
+    kopf.index(kind.group, kind.version, kind.plural, registry=registry, id=_index_id(kind))(
+        by_name
+    )
+
+
+def _index_id(kind: Kind) -> str:
+    """The name of the kopf index of a Pulse kind's objects, and of its handler keyword."""
+    return f"{kind.plural}_by_name"
+
 
 def _pods_not_ready(status: Mapping[str, Any], **_: Any) -> bool:
     return any(
@@ -221,6 +238,45 @@ def _register_pod_status_refresh(registry: kopf.OperatorRegistry, wiring: Wiring
         initial_delay=period,
         when=_pods_not_ready,
     )(refresh)
+
+
+def _register_reader_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind: Kind) -> None:
+    """A Prometheus or ThanosRuler whose selectors change (or that comes or goes) may
+    start or stop loading Pulse's rules: every owner's Selected condition is judged
+    again. Prometheus Operator patches their status often; those events change no
+    selector and cost nothing but a digest."""
+    fingerprints: dict[str, str] = {}
+
+    def on_reader_event(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+        uid = str(body.get("metadata", {}).get("uid", ""))
+        if type == "DELETED":
+            moved = fingerprints.pop(uid, None) is not None
+        else:
+            fingerprint = selector_fingerprint({"kind": kind.kind, **dict(body)})
+            before = fingerprints.get(uid)
+            fingerprints[uid] = fingerprint
+            # the first listing at start-up is no news (the owners' resume handlers judge
+            # against it); a re-listing after a lost watch is, if the selectors moved
+            moved = before != fingerprint and (type is not None or before is not None)
+        if not moved:
+            return
+        wiring.kube.forget_readers()
+        for owner in OWNERS.values():
+            index: kopf.Index[Any, str] = kwargs[_index_id(owner.kind)]
+            for (namespace, name), uids in list(index.items()):
+                for owner_uid in list(uids):
+                    work = functools.partial(_refresh, wiring, owner, namespace, name, owner_uid)
+                    wiring.locked(owner.kind.kind, "prometheus", owner_uid, work)
+
+    kopf.on.event(
+        kind.group, kind.version, kind.plural, registry=registry, id=f"readers-{kind.plural}"
+    )(on_reader_event)
+
+
+def _refresh(wiring: Wiring, owner: OwnerReconciler, namespace: str, name: str, uid: str) -> None:
+    current = current_owner(wiring.kube, owner.kind.kind, namespace, name, uid)
+    if current is not None:
+        owner.refresh(wiring.kube, wiring.settings, current, wiring.corrections)
 
 
 def _child_changed(

@@ -17,7 +17,7 @@ import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from pulse_operator import __version__
-from pulse_operator.api.kinds import KINDS, api_root
+from pulse_operator.api.kinds import KINDS, RULE_READERS, api_root
 from pulse_operator.api.objects import (
     MANAGED_BY_SELECTOR,
     NamespaceTerminatingError,
@@ -31,6 +31,9 @@ APPLY_CONTENT_TYPE = "application/apply-patch+yaml"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 DISCOVERY_TTL_SECONDS = 30.0
 """How long a discovery answer is reused: CRDs installed later are seen within this."""
+READERS_TTL_SECONDS = 60.0
+"""How long the listed Prometheus and ThanosRuler objects are reused. The operator's watch
+of them drops the list as soon as a selector changes; this bounds a missed event."""
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class KubeClient:
         self.field_manager = field_manager
         self._discovery: dict[str, tuple[float, set[str]]] = {}
         self._discovery_lock = threading.Lock()
+        self._readers: tuple[float, list[Object] | None] | None = None
+        self._readers_lock = threading.Lock()
         self._applied_versions: dict[str, str] = {}
         """uid -> the resourceVersion this client's last apply left the object at (about
         200 bytes per child): the watch event of that version only echoes the apply."""
@@ -221,6 +226,49 @@ class KubeClient:
                 cached = (time.monotonic(), self._discover(api_version))
                 self._discovery[api_version] = cached
         return kind_name in cached[1]
+
+    def readers(self) -> list[Object] | None:
+        """Every Prometheus and ThanosRuler in the cluster (of the kinds served), at most
+        READERS_TTL_SECONDS old; None when RBAC forbids listing them (a namespaced
+        install): Selected is then Unknown, and nothing else is affected."""
+        with self._readers_lock:
+            cached = self._readers
+            if cached is None or time.monotonic() - cached[0] > READERS_TTL_SECONDS:
+                cached = (time.monotonic(), self._list_readers())
+                self._readers = cached
+        return cached[1]
+
+    def _list_readers(self) -> list[Object] | None:
+        found: list[Object] = []
+        for kind in RULE_READERS:
+            if not self.serves(kind.api_version, kind.kind):
+                continue
+            try:
+                items = self._call("GET", kind.collection(None)).get("items", [])
+            except ApiException as error:
+                if error.status == 403:
+                    log.warning("cannot list %s to judge selection: %s", kind.plural, error.body)
+                    return None
+                raise
+            found.extend({"apiVersion": kind.api_version, "kind": kind.kind, **item}
+                         for item in items)  # fmt: skip
+        return found
+
+    def forget_readers(self) -> None:
+        """A reader's selectors changed: the next `readers` lists them again."""
+        with self._readers_lock:
+            self._readers = None
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        """A namespace's labels (for a reader's namespace selector), or None when RBAC
+        forbids reading namespaces or the namespace is gone."""
+        try:
+            found = self._call("GET", f"/api/v1/namespaces/{name}", accept=METADATA_ONLY)
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        return dict(found.get("metadata", {}).get("labels") or {})
 
     def _discover(self, api_version: str) -> set[str]:
         try:

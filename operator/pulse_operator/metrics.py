@@ -21,7 +21,8 @@ class OperatorMetrics:
         self.reconciles = Counter(
             "pulse_operator_reconciles",
             "Reconciliations, by kind, trigger (spec: the resource changed; child: one of its "
-            "children did) and result (ok, degraded, error).",
+            "children did; pods: its pods were re-read; prometheus: a Prometheus changed its "
+            "selectors) and result (ok, degraded, error).",
             ["kind", "trigger", "result"],
             registry=self.registry,
         )

@@ -17,6 +17,7 @@ from pulse_operator.api.metricscollector import MetricsCollectorSpec, MetricsCol
 from pulse_operator.api.objects import Object, ref
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.api.slo_status import SLOStatus
+from pulse_operator.selection import Selection
 from pulse_operator.slo.rules import window_table
 
 KEPT = " The last applied configuration stays in place."
@@ -164,6 +165,13 @@ def _replica_failure(deployment: Object) -> str:
     return ""
 
 
+def _selected(selection: Selection | None) -> list[ConditionUpdate]:
+    """The Selected condition, when the owner has anything a Prometheus selects."""
+    if selection is None:
+        return []
+    return [ConditionUpdate("Selected", selection.status, selection.reason, selection.message)]
+
+
 def collector_status(
     observed: Observed,
     spec: MetricsCollectorSpec,
@@ -172,10 +180,12 @@ def collector_status(
     deployment: Object | None,
     pods: Sequence[Object],
     fights: Sequence[str] = (),
+    selection: Selection | None = None,
 ) -> MetricsCollectorStatus:
     """Ready from the Deployment and its pods; Degraded when the ReplicaSet cannot create
     pods, when another writer fights over a child (`fights`: their messages), or when
-    children could not be created because their kinds are not served."""
+    children could not be created because their kinds are not served; Selected from
+    `selection` (whether a Prometheus loads the rules and the monitor)."""
     ready, progressing, counts = _deployment_conditions(deployment, pods)
     if ready.reason == "FailedCreate":
         degraded = ConditionUpdate("Degraded", "True", "FailedCreate", ready.message)
@@ -192,7 +202,7 @@ def collector_status(
         degraded = ConditionUpdate("Degraded", "False", "AsExpected")
     return MetricsCollectorStatus(
         observed_generation=observed.generation,
-        conditions=observed.conditions([ready, progressing, degraded]),
+        conditions=observed.conditions([ready, progressing, degraded, *_selected(selection)]),
         children=[ref(c) for c in children if ref(c) not in skipped],
         sinks=len(spec.sinks),
         **counts,
@@ -200,10 +210,15 @@ def collector_status(
 
 
 def slo_status(
-    observed: Observed, spec: SLOSpec, rule: Object, served: bool, fights: Sequence[str] = ()
+    observed: Observed,
+    spec: SLOSpec,
+    rule: Object,
+    served: bool,
+    fights: Sequence[str] = (),
+    selection: Selection | None = None,
 ) -> SLOStatus:
     """Ready when the PrometheusRule is applied (Degraded while another writer fights
-    over it); the window table either way."""
+    over it), Selected from `selection`; the window table either way."""
     rules = len(rule["spec"]["groups"][0]["rules"])
     if served and fights:
         updates = [
@@ -226,7 +241,7 @@ def slo_status(
         ]
     return SLOStatus(
         observed_generation=observed.generation,
-        conditions=observed.conditions(updates),
+        conditions=observed.conditions([*updates, *_selected(selection)]),
         children=[ref(rule)] if served else [],
         sli_kind=spec.sli.kind,
         rules=rules,

@@ -125,6 +125,20 @@ into one Role per watched namespace.
   verbs: ["create"]
 {{- end -}}
 
+{{/* Cluster-wide only: what the Selected condition reads. */}}
+{{- define "pulse.selectionRules" -}}
+# Prometheus and ThanosRuler objects, never written: their selectors say whether they load
+# Pulse's rules and monitors (the Selected condition). Listed cluster-wide (list) and
+# watched so a changed selector is judged again at once (watch).
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["prometheuses", "thanosrulers"]
+  verbs: ["list", "watch"]
+# Namespaces, read one by name, for the labels a namespace selector matches against.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get"]
+{{- end -}}
+
 {{/* kopf's peering: list and watch the peering objects, patch its own keep-alive. */}}
 {{- define "pulse.peeringRules" -}}
 # kopf's peering: see the other replicas (list, watch), record this one's keep-alive (patch).

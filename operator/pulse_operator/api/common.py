@@ -139,14 +139,14 @@ class SecretKeyRef(ApiModel):
     )
 
 
-ConditionType = Literal["Ready", "Progressing", "Degraded"]
+ConditionType = Literal["Ready", "Progressing", "Degraded", "Selected"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(ApiModel):
     """The Kubernetes condition convention (metav1.Condition)."""
 
-    type: ConditionType = Field(description="Ready, Progressing or Degraded.")
+    type: ConditionType = Field(description="Ready, Progressing, Degraded or Selected.")
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="A CamelCase word for programs: why the status is what it is.")
     message: str = Field(default="", description="What happened, for people.")

@@ -31,8 +31,10 @@ class Kind:
     def version(self) -> str:
         return self.api_version.rpartition("/")[2]
 
-    def collection(self, namespace: str) -> str:
-        """The REST path of this kind's objects in one namespace."""
+    def collection(self, namespace: str | None) -> str:
+        """The REST path of this kind's objects in one namespace, or in all (None)."""
+        if namespace is None:
+            return f"{api_root(self.api_version)}/{self.plural}"
         return f"{api_root(self.api_version)}/namespaces/{namespace}/{self.plural}"
 
 
@@ -54,4 +56,11 @@ CHILD_KINDS = (
 READ_ONLY_KINDS = (Kind("v1", "Secret", "secrets"), Kind("v1", "Pod", "pods"))
 """What Pulse only reads: referenced Secrets (metadata only) and a collector's pods."""
 
-KINDS = {kind.kind: kind for kind in (*OWNER_KINDS, *CHILD_KINDS, *READ_ONLY_KINDS)}
+RULE_READERS = (
+    Kind(PROMETHEUS_OPERATOR, "Prometheus", "prometheuses"),
+    Kind(PROMETHEUS_OPERATOR, "ThanosRuler", "thanosrulers"),
+)
+"""What loads Pulse's rules and monitors: listed and watched cluster-wide, never written,
+to say whether any of them selects what Pulse applied (the Selected condition)."""
+
+KINDS = {kind.kind: kind for kind in (*OWNER_KINDS, *CHILD_KINDS, *READ_ONLY_KINDS, *RULE_READERS)}

@@ -19,6 +19,12 @@ _REASON = PrinterColumn(
     description="Why Ready is what it is.",
     priority=1,
 )
+_SELECTED = PrinterColumn(
+    name="Selected",
+    json_path='.status.conditions[?(@.type=="Selected")].status',
+    description="Whether some Prometheus loads the rules (and the monitor): "
+    "docs/prometheus-selection.md.",
+)
 _AGE = PrinterColumn(name="Age", json_path=".metadata.creationTimestamp", type="date")
 
 COLLECTOR_NAME = NameRule(
@@ -57,6 +63,7 @@ METRICS_COLLECTOR = CrdSpec(
             description="Upstreams the sidecar pushes to.",
         ),
         _READY,
+        _SELECTED,
         _REASON,
         _AGE,
     ],
@@ -82,6 +89,7 @@ SLO = CrdSpec(
         PrinterColumn(name="Window", json_path=".spec.window", description="Rolling window."),
         PrinterColumn(name="SLI", json_path=".status.sliKind", description="Kind of SLI."),
         _READY,
+        _SELECTED,
         _REASON,
         _AGE,
     ],

@@ -20,6 +20,7 @@ from pulse_operator.reconcile.report import (
     not_applied,
     observe,
     reported,
+    selected,
     write_status,
 )
 from pulse_operator.render.collector import parse_and_render_collector
@@ -57,7 +58,13 @@ def reconcile_collector(
     deployment = applied.live.get(f"Deployment/{owner.name}")
     pods = _pods_if_unready(kube, owner, deployment)
     desired = status.collector_status(
-        observe(body), spec, children, applied.skipped, deployment, pods
+        observe(body),
+        spec,
+        children,
+        applied.skipped,
+        deployment,
+        pods,
+        selection=selected(kube, children, applied.skipped),
     )
     return reported(kube, body, desired, applied)
 
@@ -87,8 +94,9 @@ def collector_child_changed(
 def refresh_collector_status(
     kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], corrections: Corrections
 ) -> None:
-    """Re-reads the Deployment and its pods and rewrites the status if it moved: a pod
-    going from ContainerCreating to CrashLoopBackOff changes no Deployment field, so no
+    """Re-reads the Deployment, its pods and the Prometheus objects, and rewrites the
+    status if it moved: a pod going from ContainerCreating to CrashLoopBackOff changes no
+    Deployment field, and a Prometheus changing its selectors changes no child, so no
     child event would tell."""
     owner = Owner.of(body)
     try:
@@ -113,14 +121,16 @@ def _refresh_status(
         deployment = kube.get("Deployment", owner.namespace, owner.name)
     pods = _pods_if_unready(kube, owner, deployment)
     fights = corrections.ongoing(owner.namespace, [ref(c) for c in children])
+    skipped = kids.unserved(kube, children)
     desired = status.collector_status(
         observe(body),
         spec,
         children,
-        kids.unserved(kube, children),
+        skipped,
         deployment,
         pods,
         [fight.message for fight in fights],
+        selected(kube, children, skipped),
     )
     write_status(kube, body, desired)
 

@@ -15,26 +15,37 @@ from pulse_operator.api.objects import (
     MANAGED_BY_LABEL,
     Object,
 )
-from pulse_operator.reconcile.collector import collector_child_changed, reconcile_collector
+from pulse_operator.reconcile.collector import (
+    collector_child_changed,
+    reconcile_collector,
+    refresh_collector_status,
+)
 from pulse_operator.reconcile.protocol import Kube
-from pulse_operator.reconcile.report import ChildChanged, FullReconcile
-from pulse_operator.reconcile.slo import reconcile_slo, slo_child_changed
+from pulse_operator.reconcile.report import ChildChanged, FullReconcile, StatusRefresh
+from pulse_operator.reconcile.slo import reconcile_slo, refresh_slo_status, slo_child_changed
 
 
 @dataclass(frozen=True)
 class OwnerReconciler:
-    """How one Pulse kind is reconciled, fully and when one of its children changes."""
+    """How one Pulse kind is reconciled: fully, when one of its children changes, and
+    when only the world around it moved (its status refreshed)."""
 
     kind: kinds.Kind
     full: FullReconcile
     child_changed: ChildChanged
+    refresh: StatusRefresh
 
 
 OWNERS = {
     reconciler.kind.kind: reconciler
     for reconciler in (
-        OwnerReconciler(kinds.METRICS_COLLECTOR, reconcile_collector, collector_child_changed),
-        OwnerReconciler(kinds.SLO, reconcile_slo, slo_child_changed),
+        OwnerReconciler(
+            kinds.METRICS_COLLECTOR,
+            reconcile_collector,
+            collector_child_changed,
+            refresh_collector_status,
+        ),
+        OwnerReconciler(kinds.SLO, reconcile_slo, slo_child_changed, refresh_slo_status),
     )
 }
 

@@ -55,3 +55,16 @@ class Kube(Protocol):
     def serves(self, api_version: str, kind_name: str) -> bool:
         """Whether the API server serves this kind (Prometheus Operator's CRDs may be missing)."""
         ...
+
+    def readers(self) -> list[Object] | None:
+        """Every Prometheus and ThanosRuler whose kind is served, or None when listing
+        them is not allowed."""
+        ...
+
+    def forget_readers(self) -> None:
+        """Drops the remembered readers: one of them changed its selectors."""
+        ...
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        """A namespace's labels, or None when reading namespaces is not allowed."""
+        ...

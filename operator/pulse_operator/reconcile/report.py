@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pulse_operator import status
+from pulse_operator import selection, status
 from pulse_operator.api.common import ResourceStatus
+from pulse_operator.api.objects import Object, ref
 from pulse_operator.reconcile.children import Applied, ChildEvent, Corrected
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.settings import OperatorSettings
 
@@ -49,6 +52,43 @@ class ChildChanged(Protocol):
     def __call__(
         self, kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], event: ChildEvent
     ) -> Outcome | None: ...
+
+
+class StatusRefresh(Protocol):
+    """Recompute an owner's status from what the cluster says now (a Prometheus changed
+    its selectors, a pod changed state) and write it only if it moved."""
+
+    def __call__(
+        self,
+        kube: Kube,
+        settings: OperatorSettings,
+        body: Mapping[str, Any],
+        corrections: Corrections,
+    ) -> None: ...
+
+
+def selected(
+    kube: Kube, children: Sequence[Object], skipped: Sequence[str]
+) -> selection.Selection | None:
+    """Whether some Prometheus loads the owner's rules and monitor (the Selected
+    condition); None when it has none. Unknown when Prometheus Operator's CRDs are
+    missing (nothing was applied to be loaded) or its objects may not be read."""
+    wanted = [c for c in children if c["kind"] in selection.SELECTABLE_KINDS]
+    if not wanted:
+        return None
+    if missing := [ref(c) for c in wanted if ref(c) in skipped]:
+        return selection.unknown(
+            "PrometheusOperatorMissing",
+            f"{', '.join(missing)} not created: Prometheus Operator's CRDs are not installed",
+        )
+    readers = kube.readers()
+    if readers is None:
+        return selection.unknown(
+            "PrometheusUnreadable",
+            "the operator may not list Prometheus and ThanosRuler objects cluster-wide "
+            "(grant list and watch on prometheuses and thanosrulers to know)",
+        )
+    return selection.select(wanted, readers, functools.cache(kube.namespace_labels))
 
 
 def observe(body: Mapping[str, Any]) -> status.Observed:

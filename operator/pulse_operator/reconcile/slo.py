@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from pulse_operator import status, validation
-from pulse_operator.api.objects import Owner
+from pulse_operator.api.objects import Owner, ref
 from pulse_operator.reconcile import children as kids
 from pulse_operator.reconcile.children import ChildEvent
+from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import (
     Outcome,
@@ -18,6 +19,7 @@ from pulse_operator.reconcile.report import (
     not_applied,
     observe,
     reported,
+    selected,
     write_status,
 )
 from pulse_operator.render.slo import parse_and_render_slo
@@ -41,7 +43,13 @@ def reconcile_slo(
     )
     if (stopped := not_applied(kube, settings, body, applied)) is not None:
         return stopped
-    desired = status.slo_status(observe(body), spec, children[0], served=not applied.skipped)
+    desired = status.slo_status(
+        observe(body),
+        spec,
+        children[0],
+        served=not applied.skipped,
+        selection=selected(kube, children, applied.skipped),
+    )
     return reported(kube, body, desired, applied)
 
 
@@ -59,5 +67,32 @@ def slo_child_changed(
         return None
     if corrected.fight is not None and not status.blocked(body):
         fights = [corrected.fight.message]
-        write_status(kube, body, status.slo_status(observe(body), spec, children[0], True, fights))
+        selection = selected(kube, children, ())
+        desired = status.slo_status(observe(body), spec, children[0], True, fights, selection)
+        write_status(kube, body, desired)
     return corrected_outcome(corrected)
+
+
+def refresh_slo_status(
+    kube: Kube, settings: OperatorSettings, body: Mapping[str, Any], corrections: Corrections
+) -> None:
+    """Rewrites the status if it moved without the SLO or its rule changing: a Prometheus
+    that now selects the rule, or no longer does."""
+    owner = Owner.of(body)
+    try:
+        spec, children = parse_and_render_slo(owner, body.get("spec"), settings)
+    except validation.SpecError:
+        return
+    if status.blocked(body):
+        return  # the failure stays reported until a full reconciliation clears it
+    skipped = kids.unserved(kube, children)
+    fights = corrections.ongoing(owner.namespace, [ref(c) for c in children])
+    desired = status.slo_status(
+        observe(body),
+        spec,
+        children[0],
+        not skipped,
+        [fight.message for fight in fights],
+        selected(kube, children, skipped),
+    )
+    write_status(kube, body, desired)

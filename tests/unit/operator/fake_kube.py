@@ -111,6 +111,9 @@ class FakeKube:
         self.unserved: set[str] = set()
         """Kinds the server does not serve (e.g. Prometheus Operator's)."""
         self.pods_forbidden = False
+        self.readers_forbidden = False
+        self.namespaces: dict[str, dict[str, str]] | None = {}
+        """Namespace -> its labels; None when reading namespaces is forbidden."""
         self.refuse: dict[str, str] = {}
         """Kind/name -> the message with which the server refuses to store it (422)."""
         self._versions = itertools.count(1)
@@ -187,6 +190,23 @@ class FakeKube:
 
     def serves(self, api_version: str, kind_name: str) -> bool:
         return kind_name not in self.unserved and KINDS[kind_name].api_version == api_version
+
+    def readers(self) -> list[Object] | None:
+        if self.readers_forbidden:
+            return None
+        return [
+            self._copy(key)
+            for key in sorted(self.objects)
+            if key[0] in ("Prometheus", "ThanosRuler") and key[0] not in self.unserved
+        ]
+
+    def forget_readers(self) -> None:
+        return None  # nothing is cached
+
+    def namespace_labels(self, name: str) -> dict[str, str] | None:
+        if self.namespaces is None:
+            return None
+        return dict(self.namespaces.get(name, {}))
 
     # --- what tests do as other writers ----------------------------------------------
 
