@@ -3,9 +3,11 @@
 # Pushgateway) into .pulse/bin/, from the pinned wrapper modules beside this script.
 #
 # Each wrapper module pins one upstream project in its own go.mod/go.sum, so their
-# dependency graphs never meet. A build is keyed by a hash of the module files, this
-# script and the Go version, and kept in a per-user cache so that a fresh clone on the
-# same machine copies binaries instead of rebuilding them. Usage: build.sh [TOOL...]
+# dependency graphs never meet. A build is keyed by a hash of the module files, the
+# recipe that builds it (packages, flags, the build functions) and the Go version, and
+# kept in a per-user cache so that a fresh clone on the same machine copies binaries
+# instead of rebuilding them; an edit elsewhere in this script rebuilds nothing.
+# Usage: build.sh [TOOL...]
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -58,11 +60,13 @@ ldflags_for() {
   esac
 }
 
-stamp_of() {
+stamp_of() {  # what decides a module's binaries: its pins, how it is built, the Go version
   local module=$1
   {
     echo "$go_version"
-    sha256sum <"$here/build.sh"
+    echo "${packages[$module]:-} -> ${binaries[$module]}"
+    ldflags_for "$module"
+    declare -f build_go_module fetch_pushgateway
     if [[ $module == pushgateway ]]; then echo "$pushgateway_deb_version"
     else cat "$here/$module/go.mod" "$here/$module/go.sum"; fi
   } | sha256sum | cut -c1-16
@@ -104,16 +108,18 @@ module_dir() {  # module@version -> its directory in the Go module cache (downlo
 }
 
 # Files, not binaries, from pinned modules: Prometheus Operator's CRDs (PrometheusRule,
-# ServiceMonitor, PodMonitor: the schemas Pulse's output must pass) and KWOK's "fast"
+# ServiceMonitor, PodMonitor: the schemas Pulse's output must pass; Prometheus and
+# ThanosRuler: whose selectors decide whether Pulse's rules are loaded) and KWOK's "fast"
 # stages (what makes simulated nodes and pods go Ready).
+prometheus_operator_crds="prometheusrules servicemonitors podmonitors prometheuses thanosrulers"
 ensure_data() {
   local kwok_version stamp dir file out=$root/.pulse/data
   kwok_version=$(cd "$here/kwok" && go list -m -f '{{.Version}}' sigs.k8s.io/kwok)
-  stamp="$prometheus_operator_version $kwok_version"
+  stamp="$prometheus_operator_version $kwok_version $prometheus_operator_crds"
   [[ -f $out/.stamp && $(cat "$out/.stamp") == "$stamp" ]] && return 0
   rm -rf "$out" && mkdir -p "$out/crds" "$out/kwok-stages"
   dir=$(module_dir "github.com/prometheus-operator/prometheus-operator@$prometheus_operator_version")
-  for file in prometheusrules servicemonitors podmonitors; do
+  for file in $prometheus_operator_crds; do
     cp "$dir/example/prometheus-operator-crd/monitoring.coreos.com_$file.yaml" "$out/crds/"
   done
   dir=$(module_dir "sigs.k8s.io/kwok@$kwok_version")

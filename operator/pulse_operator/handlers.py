@@ -255,9 +255,10 @@ def _register_reader_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind
             fingerprint = selector_fingerprint({"kind": kind.kind, **dict(body)})
             before = fingerprints.get(uid)
             fingerprints[uid] = fingerprint
-            # the first listing at start-up is no news (the owners' resume handlers judge
-            # against it); a re-listing after a lost watch is, if the selectors moved
-            moved = before != fingerprint and (type is not None or before is not None)
+            # a listing (at start-up, or kopf's after a watch ends) is not news: the owners'
+            # resume handlers judge against it, and the list of readers is re-read within
+            # READERS_TTL_SECONDS anyway; as for children, only watch events act
+            moved = type is not None and before != fingerprint
         if not moved:
             return
         wiring.kube.forget_readers()

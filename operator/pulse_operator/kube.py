@@ -49,6 +49,8 @@ class KubeClient:
         self._discovery_lock = threading.Lock()
         self._readers: tuple[float, list[Object] | None] | None = None
         self._readers_lock = threading.Lock()
+        self._namespaces_forbidden_logged = False
+        self._readers_forbidden_logged = False
         self._applied_versions: dict[str, str] = {}
         """uid -> the resourceVersion this client's last apply left the object at (about
         200 bytes per child): the watch event of that version only echoes the apply."""
@@ -247,7 +249,10 @@ class KubeClient:
                 items = self._call("GET", kind.collection(None)).get("items", [])
             except ApiException as error:
                 if error.status == 403:
-                    log.warning("cannot list %s to judge selection: %s", kind.plural, error.body)
+                    if not self._readers_forbidden_logged:  # stable: said once
+                        self._readers_forbidden_logged = True
+                        log.warning("cannot list %s to judge selection: %s", kind.plural,
+                                    error.body)  # fmt: skip
                     return None
                 raise
             found.extend({"apiVersion": kind.api_version, "kind": kind.kind, **item}
@@ -265,6 +270,9 @@ class KubeClient:
         try:
             found = self._call("GET", f"/api/v1/namespaces/{name}", accept=METADATA_ONLY)
         except ApiException as error:
+            if error.status == 403 and not self._namespaces_forbidden_logged:
+                self._namespaces_forbidden_logged = True
+                log.warning("cannot read namespaces' labels to judge selection: %s", error.body)
             if error.status in (403, 404):
                 return None
             raise

@@ -47,6 +47,8 @@ _PLURALS = {
     "ServiceMonitor": ("monitoring.coreos.com/v1", "servicemonitors"),
     "PodMonitor": ("monitoring.coreos.com/v1", "podmonitors"),
     "PrometheusRule": ("monitoring.coreos.com/v1", "prometheusrules"),
+    "Prometheus": ("monitoring.coreos.com/v1", "prometheuses"),
+    "ThanosRuler": ("monitoring.coreos.com/v1", "thanosrulers"),
     "MetricsCollector": ("pulse.dev/v1alpha1", "metricscollectors"),
     "SLO": ("pulse.dev/v1alpha1", "slos"),
 }

@@ -259,6 +259,64 @@ POD_PROBLEM_REPORTED = Behaviour(
     window=15.0,  # a Deployment event, or the pods-not-ready timer (10 s) after it
 )
 
+
+def _add_reader(scene: Scene, kind: str, **spec: Any) -> None:
+    """A Prometheus or ThanosRuler (its selectors only: nothing runs it) in the scene. With
+    no namespace selector it selects in its own namespace only, so no other scene's
+    reader (their namespaces are deleted in the background) selects this scene's SLO."""
+    scene.api.apply(
+        {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": kind,
+            "metadata": {"name": "reader", "namespace": scene.namespace},
+            "spec": spec,
+        }
+    )
+
+
+def _slo_selected(scene: Scene) -> bool:
+    return (
+        scene.api.condition("SLO", scene.namespace, "checkout-availability", "Selected") == "True"
+    )
+
+
+def _selected_by(kind: str) -> Behaviour:
+    def start(scene: Scene) -> None:
+        _add_reader(scene, kind, ruleSelector={})
+        scene.start_slo()
+
+    return Behaviour(f"an SLO whose rule a {kind} selects says Selected=True", start,
+                     _slo_selected, window=5.0)  # fmt: skip
+
+
+def _new_reader_seen(kind: str) -> Behaviour:
+    def start(scene: Scene) -> None:
+        scene.start_slo()
+        scene.await_(
+            lambda: scene.api.condition(
+                "SLO", scene.namespace, "checkout-availability", "Selected") == "False",
+            "Selected=False before any reader selects it",
+        )  # fmt: skip
+        _add_reader(scene, kind, ruleSelector={})
+
+    return Behaviour(f"a new {kind} that selects an SLO's rule is seen at once", start,
+                     _slo_selected, window=5.0)  # fmt: skip
+
+
+def _selected_by_namespace_label(scene: Scene) -> None:
+    label = {"rules-for": scene.namespace}  # unique: no other scene's namespace matches
+    scene.api.patch("Namespace", None, scene.namespace, {"metadata": {"labels": label}})
+    _add_reader(scene, "Prometheus", ruleSelector={}, ruleNamespaceSelector={"matchLabels": label})
+    scene.start_slo()
+
+
+NAMESPACE_SELECTED = Behaviour(
+    "a Prometheus whose namespace selector matches the SLO's namespace selects its rule",
+    _selected_by_namespace_label,
+    _slo_selected,
+    window=5.0,
+)
+
 NEEDED: dict[Permission, Behaviour] = {
     # Every reconciliation reads its owner afresh (kopf's copy may be older).
     ("pulse.dev", "metricscollectors", "get"): COLLECTOR_RECONCILED,
@@ -326,6 +384,12 @@ NEEDED: dict[Permission, Behaviour] = {
     ("", "pods", "list"): POD_PROBLEM_REPORTED,
     ("", "secrets", "get"): COLLECTOR_RECONCILED,
     ("", "events", "create"): EVENTS_POSTED,
+    # Selected: Prometheus and ThanosRuler objects listed, and watched for their selectors.
+    ("monitoring.coreos.com", "prometheuses", "list"): _selected_by("Prometheus"),
+    ("monitoring.coreos.com", "prometheuses", "watch"): _new_reader_seen("Prometheus"),
+    ("monitoring.coreos.com", "thanosrulers", "list"): _selected_by("ThanosRuler"),
+    ("monitoring.coreos.com", "thanosrulers", "watch"): _new_reader_seen("ThanosRuler"),
+    ("", "namespaces", "get"): NAMESPACE_SELECTED,
 }
 
 
