@@ -30,6 +30,8 @@ declare -A packages=(
   [etcd]="go.etcd.io/etcd/server/v3"
   [kwok]="sigs.k8s.io/kwok/cmd/kwok"
   [prometheus]="github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool"
+  [prometheus-operator]="github.com/prometheus-operator/prometheus-operator/cmd/operator github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader"
+  [alertmanager]="github.com/prometheus/alertmanager/cmd/alertmanager"
 )
 # the binary names each module yields, in the order of its packages
 declare -A binaries=(
@@ -37,7 +39,16 @@ declare -A binaries=(
   [etcd]="etcd"
   [kwok]="kwok"
   [prometheus]="prometheus promtool"
+  [prometheus-operator]="prometheus-operator prometheus-config-reloader"
+  [alertmanager]="alertmanager"
   [pushgateway]="pushgateway"
+)
+
+# Go names a binary after the last element of its import path (without a /vN suffix):
+# built name:wanted name
+declare -A renamed=(
+  [etcd]="server:etcd"
+  [prometheus-operator]="operator:prometheus-operator"
 )
 
 ldflags_for() {
@@ -56,6 +67,11 @@ ldflags_for() {
       module_version=$(cd "$here/prometheus" && go list -m -f '{{.Version}}' github.com/prometheus/prometheus)
       release=${module_version#v0.}; release="3.$((10#${release:1:2})).${release#*.}"
       echo "-s -w -X $pkg.Version=$release -X $pkg.Branch=release -X $pkg.Revision=$module_version" ;;
+    prometheus-operator|alertmanager)
+      local upstream=github.com/prometheus-operator/prometheus-operator module_version
+      [[ $module == alertmanager ]] && upstream=github.com/prometheus/alertmanager
+      module_version=$(cd "$here/$module" && go list -m -f '{{.Version}}' "$upstream")
+      echo "-s -w -X github.com/prometheus/common/version.Version=${module_version#v} -X github.com/prometheus/common/version.Revision=$module_version" ;;
     *) echo "-s -w" ;;
   esac
 }
@@ -64,7 +80,7 @@ stamp_of() {  # what decides a module's binaries: its pins, how it is built, the
   local module=$1
   {
     echo "$go_version"
-    echo "${packages[$module]:-} -> ${binaries[$module]}"
+    echo "${packages[$module]:-} -> ${binaries[$module]} ${renamed[$module]:-}"
     ldflags_for "$module"
     declare -f build_go_module fetch_pushgateway
     if [[ $module == pushgateway ]]; then echo "$pushgateway_deb_version"
@@ -79,8 +95,8 @@ build_go_module() {
   local start=$SECONDS
   (cd "$here/$module" && CGO_ENABLED=0 go build -trimpath -ldflags "$(ldflags_for "$module")" -o "$out/" "${pkgs[@]}") \
     || die "building $module failed (see the Go errors above). The Go module proxy must be reachable, or the modules in the Go module cache."
-  # Go names a binary after the import path without its /vN suffix: etcd's comes out as "server".
-  if [[ $module == etcd ]]; then mv "$out/server" "$out/etcd"; fi
+  local from
+  for from in ${renamed[$module]:-}; do mv "$out/${from%%:*}" "$out/${from#*:}"; done
   echo "make tools: built $module in $((SECONDS - start))s" >&2
 }
 
@@ -109,9 +125,10 @@ module_dir() {  # module@version -> its directory in the Go module cache (downlo
 
 # Files, not binaries, from pinned modules: Prometheus Operator's CRDs (PrometheusRule,
 # ServiceMonitor, PodMonitor: the schemas Pulse's output must pass; Prometheus and
-# ThanosRuler: whose selectors decide whether Pulse's rules are loaded) and KWOK's "fast"
-# stages (what makes simulated nodes and pods go Ready).
-prometheus_operator_crds="prometheusrules servicemonitors podmonitors prometheuses thanosrulers"
+# ThanosRuler: whose selectors decide whether Pulse's rules are loaded; Probe, Alertmanager
+# and AlertmanagerConfig: what the real Prometheus Operator watches beside them) and KWOK's
+# "fast" stages (what makes simulated nodes and pods go Ready).
+prometheus_operator_crds="prometheusrules servicemonitors podmonitors prometheuses thanosrulers probes alertmanagers alertmanagerconfigs"
 ensure_data() {
   local kwok_version stamp dir file out=$root/.pulse/data
   kwok_version=$(cd "$here/kwok" && go list -m -f '{{.Version}}' sigs.k8s.io/kwok)
@@ -153,7 +170,7 @@ ensure() {
 
 mkdir -p "$bin_dir" "$cache_root"
 modules=("$@")
-[[ ${#modules[@]} -gt 0 ]] || modules=(etcd kubernetes kwok prometheus pushgateway)
+[[ ${#modules[@]} -gt 0 ]] || modules=(etcd kubernetes kwok prometheus pushgateway prometheus-operator alertmanager)
 for module in "${modules[@]}"; do
   [[ -n ${binaries[$module]:-} ]] || die "unknown tool '$module' (known: ${!binaries[*]})"
   ensure "$module"
