@@ -1,4 +1,5 @@
-"""The real Prometheus Operator against a LocalCluster, and what it generates.
+"""The real Prometheus Operator against a LocalCluster, what it generates, and the
+Prometheus and Alertmanager it asks for, run on this host from exactly those files.
 
 Prometheus Operator decides which PrometheusRules a Prometheus loads: it writes the
 selected ones into the Prometheus's rule-file ConfigMaps (`prometheus-<name>-rulefiles-N`,
@@ -8,10 +9,13 @@ which is what Pulse's `Selected` condition must agree with.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import ssl
 import urllib.request
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from pulse_devcluster import paths
@@ -69,3 +73,80 @@ def loaded_rules(files: Mapping[str, str], uids: Mapping[str, str]) -> set[str]:
     `loaded_rule_files`' answer: Prometheus Operator names each file
     `<namespace>-<name>-<uid>.yaml`, so the uid settles it."""
     return {label for label, uid in uids.items() if any(f.endswith(f"-{uid}.yaml") for f in files)}
+
+
+def _secret_file(cluster: LocalCluster, namespace: str, name: str, key: str) -> str:
+    """One key of a Secret, decoded (and gunzipped when the key ends in .gz)."""
+    secret = _get(cluster, f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    raw = base64.b64decode(secret["data"][key])
+    return (gzip.decompress(raw) if key.endswith(".gz") else raw).decode()
+
+
+POD_MOUNTS = "/etc/prometheus/rules/"
+"""Where Prometheus Operator's StatefulSet mounts the rule-file ConfigMaps."""
+
+
+def prometheus_files(
+    cluster: LocalCluster, namespace: str, name: str, target: Path
+) -> tuple[Path, list[Path]]:
+    """The configuration and rule files Prometheus Operator generated for a Prometheus,
+    written under `target` for a Prometheus on this host: the rule files as its pod would
+    mount them (under `target`/rules), the configuration as its config reloader would
+    expand it ($(POD_NAME) is the StatefulSet's first pod). Returns the configuration's
+    path and the rule files'."""
+    rules_root = target / "rules"
+    written = []
+    prefix = f"prometheus-{name}-rulefiles-"
+    for item in _get(cluster, f"/api/v1/namespaces/{namespace}/configmaps").get("items", []):
+        if item["metadata"]["name"].startswith(prefix):
+            directory = rules_root / item["metadata"]["name"]
+            directory.mkdir(parents=True, exist_ok=True)
+            for file_name, content in (item.get("data") or {}).items():
+                (directory / file_name).write_text(content)
+                written.append(directory / file_name)
+    config = _secret_file(cluster, namespace, f"prometheus-{name}", "prometheus.yaml.gz")
+    config = config.replace("$(POD_NAME)", f"prometheus-{name}-0")
+    config = config.replace(POD_MOUNTS, f"{rules_root}/")
+    config_path = target / "prometheus.yaml"
+    config_path.write_text(config)
+    return config_path, written
+
+
+def alertmanager_config(cluster: LocalCluster, namespace: str, name: str, target: Path) -> Path:
+    """The configuration Prometheus Operator generated for an Alertmanager, written to
+    `target`/alertmanager.yaml."""
+    path = target / "alertmanager.yaml"
+    path.write_text(
+        _secret_file(cluster, namespace, f"alertmanager-{name}-generated", "alertmanager.yaml.gz")
+    )
+    return path
+
+
+def start_host_prometheus(config: Path, port: int, data: Path) -> ManagedProcess:
+    """`make tools`'s prometheus with a generated configuration, on loopback only."""
+    return ManagedProcess.start(
+        "prometheus",
+        [
+            paths.binary("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        data.parent,
+    )
+
+
+def start_host_alertmanager(config: Path, port: int, data: Path) -> ManagedProcess:
+    """`make tools`'s alertmanager with a generated configuration, on loopback only and
+    without clustering (one replica)."""
+    return ManagedProcess.start(
+        "alertmanager",
+        [
+            paths.binary("alertmanager"),
+            f"--config.file={config}",
+            f"--storage.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        data.parent,
+    )

@@ -12,7 +12,7 @@ import kubernetes
 import pytest
 import yaml
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules, start_prometheus_operator
+from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
 from pulse_devcluster.processes import ManagedProcess
 from tests.integration.test_slo_operator import RATIO_SPEC
 from tests.support import eventually
@@ -25,16 +25,6 @@ EXAMPLES = sorted([*(REPO / "examples" / "slos").glob("*.yaml"),
 MONITORING = ("monitoring.coreos.com", "v1")
 PLURALS = {"SLO": "slos", "MetricsCollector": "metricscollectors"}
 KPS = {"matchLabels": {"release": "kube-prometheus-stack"}}
-
-
-@pytest.fixture(scope="module")
-def prometheus_operator(cluster: LocalCluster) -> Iterator[ManagedProcess]:
-    process = start_prometheus_operator(cluster)
-    try:
-        yield process
-    finally:
-        process.stop()
-        print(f"--- prometheus-operator log:\n{process.log_tail(20)}")
 
 
 class Scene:
