@@ -97,7 +97,7 @@ def _floor(cluster: LocalCluster, count: int) -> float:
     Runs with the operator stopped, on MetricsCollectors that exist (so the garbage
     collector leaves the children alone), timing only the applies."""
     api = kubernetes.config.new_client_from_config(config_file=str(cluster.kubeconfig))
-    kube = KubeClient(api, "bench-floor")
+    kube = KubeClient(api, "bench-floor", cluster_wide=True)
     kubernetes.client.CoreV1Api(api).create_namespace({"metadata": {"name": "floor"}})
     custom = kubernetes.client.CustomObjectsApi(api)
     spec = MetricsCollectorSpec.model_validate(SPEC)

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess, free_port
@@ -86,14 +88,27 @@ POD_MOUNTS = "/etc/prometheus/rules/"
 """Where Prometheus Operator's StatefulSet mounts the rule-file ConfigMaps."""
 
 
+def _in_cluster_credentials(config: dict[str, Any], kubeconfig: Path) -> None:
+    """What a pod's service account gives Kubernetes service discovery in the cluster,
+    given on the host instead: each kubernetes_sd_config without an API server reads the
+    cluster's kubeconfig."""
+    sections = [*config.get("scrape_configs", []),
+                *config.get("alerting", {}).get("alertmanagers", [])]  # fmt: skip
+    for section in sections:
+        for discovery in section.get("kubernetes_sd_configs", []):
+            if "api_server" not in discovery:
+                discovery["kubeconfig_file"] = str(kubeconfig)
+
+
 def prometheus_files(
     cluster: LocalCluster, namespace: str, name: str, target: Path
 ) -> tuple[Path, list[Path]]:
     """The configuration and rule files Prometheus Operator generated for a Prometheus,
     written under `target` for a Prometheus on this host: the rule files as its pod would
     mount them (under `target`/rules), the configuration as its config reloader would
-    expand it ($(POD_NAME) is the StatefulSet's first pod). Returns the configuration's
-    path and the rule files'."""
+    expand it ($(POD_NAME) is the StatefulSet's first pod), with the cluster's kubeconfig
+    where the pod would use its service account. Returns the configuration's path and
+    the rule files'."""
     rules_root = target / "rules"
     written = []
     prefix = f"prometheus-{name}-rulefiles-"
@@ -107,8 +122,10 @@ def prometheus_files(
     config = _secret_file(cluster, namespace, f"prometheus-{name}", "prometheus.yaml.gz")
     config = config.replace("$(POD_NAME)", f"prometheus-{name}-0")
     config = config.replace(POD_MOUNTS, f"{rules_root}/")
+    document = yaml.safe_load(config)
+    _in_cluster_credentials(document, cluster.kubeconfig)
     config_path = target / "prometheus.yaml"
-    config_path.write_text(config)
+    config_path.write_text(yaml.safe_dump(document, sort_keys=False))
     return config_path, written
 
 

@@ -21,7 +21,9 @@ def _run(args: argparse.Namespace, settings: OperatorSettings) -> int:
     from pulse_operator.metrics import OperatorMetrics
 
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON)
-    kube = KubeClient.from_environment(settings.field_manager, settings.http_pool_size)
+    kube = KubeClient.from_environment(
+        settings.field_manager, settings.http_pool_size, cluster_wide=not args.namespace
+    )
     metrics = OperatorMetrics()
     if args.metrics:
         metrics.serve(args.metrics)

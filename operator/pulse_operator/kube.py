@@ -42,9 +42,14 @@ class KubeClient:
     """The `reconcile.Kube` interface on a real API server: apply, read and status-patch
     objects of the kinds Pulse manages."""
 
-    def __init__(self, api_client: kubernetes.client.ApiClient, field_manager: str) -> None:
+    def __init__(
+        self, api_client: kubernetes.client.ApiClient, field_manager: str, *, cluster_wide: bool
+    ) -> None:
         self._api = api_client
         self.field_manager = field_manager
+        self._cluster_wide = cluster_wide
+        """Whether the operator was given cluster-wide reads: a namespaced install's Roles
+        cannot list Prometheus objects, and asking would only be refused."""
         self._discovery: dict[str, tuple[float, set[str]]] = {}
         self._discovery_lock = threading.Lock()
         self._readers: tuple[float, list[Object] | None] | None = None
@@ -56,7 +61,9 @@ class KubeClient:
         200 bytes per child): the watch event of that version only echoes the apply."""
 
     @classmethod
-    def from_environment(cls, field_manager: str, pool_size: int) -> KubeClient:
+    def from_environment(
+        cls, field_manager: str, pool_size: int, *, cluster_wide: bool
+    ) -> KubeClient:
         """In-cluster credentials when in a pod, else KUBECONFIG / ~/.kube/config."""
         configuration = kubernetes.client.Configuration()
         # kubernetes.config's loaders carry no type hints
@@ -71,7 +78,7 @@ class KubeClient:
         configuration.connection_pool_maxsize = pool_size
         api_client = kubernetes.client.ApiClient(configuration)
         api_client.user_agent = f"pulse-operator/{__version__}"
-        return cls(api_client, field_manager)
+        return cls(api_client, field_manager, cluster_wide=cluster_wide)
 
     def _call(
         self,
@@ -231,8 +238,10 @@ class KubeClient:
 
     def readers(self) -> list[Object] | None:
         """Every Prometheus and ThanosRuler in the cluster (of the kinds served), at most
-        READERS_TTL_SECONDS old; None when RBAC forbids listing them (a namespaced
-        install): Selected is then Unknown, and nothing else is affected."""
+        READERS_TTL_SECONDS old; None when RBAC forbids listing them or the install is
+        namespaced: Selected is then Unknown, and nothing else is affected."""
+        if not self._cluster_wide:
+            return None
         with self._readers_lock:
             cached = self._readers
             if cached is None or time.monotonic() - cached[0] > READERS_TTL_SECONDS:

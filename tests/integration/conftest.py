@@ -11,7 +11,6 @@ import kubernetes
 import pytest
 from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.monitoring import start_prometheus_operator
 from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess, free_port
 
@@ -62,18 +61,6 @@ def pulse_operator(cluster: LocalCluster, operator_metrics_url: str) -> Iterator
         process.stop()
         # shown by pytest when a test of the session failed: what the operator said
         print(f"--- last lines of the operator's log:\n{process.log_tail(40)}")
-
-
-@pytest.fixture(scope="module")
-def prometheus_operator(cluster: LocalCluster) -> Iterator[ManagedProcess]:
-    """The real Prometheus Operator against the session's cluster, for one module: it acts
-    on the Prometheus and Alertmanager objects that module makes."""
-    process = start_prometheus_operator(cluster)
-    try:
-        yield process
-    finally:
-        process.stop()
-        print(f"--- last lines of prometheus-operator's log:\n{process.log_tail(20)}")
 
 
 @pytest.fixture(scope="session")

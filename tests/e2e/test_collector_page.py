@@ -1,0 +1,131 @@
+"""A collector alert from rule to page on the real node: the demo collector's PodMonitor
+becomes a scrape job of a Prometheus configured as kube-prometheus-stack does, through
+the real Prometheus Operator; its sink's upstream goes down, `CollectorCircuitOpen`
+reaches a webhook receiver through the real Alertmanager, and resolves when the upstream
+is back."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import kubernetes
+import pytest
+from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
+from pulse_devcluster.processes import ManagedProcess, free_port
+from tests.alert_chain import (
+    RELEASE,
+    Ports,
+    Receiver,
+    api,
+    create_monitoring_stack,
+    rules_healthy,
+    run_on_host,
+    serve,
+)
+from tests.e2e.conftest import Scene
+from tests.support import eventually
+
+SCRAPE_SECONDS = 5
+CIRCUIT_WINDOW_SECONDS = 300
+"""CollectorCircuitOpen fires when the sink's circuit was not closed once in 5 minutes."""
+
+
+@pytest.fixture
+def monitoring(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
+    core = kubernetes.client.CoreV1Api(api_client)
+    name = f"monitoring-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[Receiver, int]]:
+    received = Receiver()
+    with serve(received.take) as port:
+        yield received, port
+
+
+def _rule_uid(scene: Scene, name: str) -> str:
+    """The PrometheusRule's uid, or empty while it does not exist."""
+    found = scene.cluster.kubectl(
+        "get", "prometheusrule", name, "-n", scene.namespace, "-o", "jsonpath={.metadata.uid}",
+        check=False,
+    )  # fmt: skip
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
+def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
+    scene: Scene,
+    api_client: kubernetes.client.ApiClient,
+    prometheus_operator: ManagedProcess,
+    monitoring: str,
+    receiver: tuple[Receiver, int],
+    tmp_path: Path,
+) -> None:
+    received, receiver_port = receiver
+    ports = Ports(alertmanager=free_port(), prometheus=free_port(), receiver=receiver_port)
+    create_monitoring_stack(api_client, monitoring, ports)
+    collector = scene.collector()
+    spec = collector["spec"]
+    spec["circuitBreaker"] = {"failureThreshold": 2, "openSeconds": 5, "maxOpenSeconds": 10}
+    spec["monitor"] = {**spec["monitor"], "labels": RELEASE, "interval": f"{SCRAPE_SECONDS}s"}
+    spec["alerting"] = {"ruleLabels": RELEASE}
+    scene.apply(collector)
+    pod = scene.ready_pod()
+    uid = eventually(lambda: _rule_uid(scene, "demo-alerts"), what="the collector's rule")
+    eventually(
+        lambda: loaded_rules(loaded_rule_files(scene.cluster, monitoring, "kps"), {"demo": uid}),
+        timeout=60,
+        what="Prometheus Operator put the collector's rule into kps's rule files",
+    )
+    with run_on_host(scene.cluster, api_client, monitoring, ports, tmp_path):
+        # the PodMonitor is a scrape job, and its target is the real pod, up
+        def up_targets() -> list[dict[str, object]]:
+            targets = api(ports.prometheus, "/api/v1/targets")["data"]["activeTargets"]
+            return [
+                t for t in targets
+                if t["labels"].get("namespace") == scene.namespace and t["health"] == "up"
+            ]  # fmt: skip
+
+        (target,) = eventually(up_targets, timeout=60, what="the collector's pod scraped, up")
+        assert pod["status"]["podIP"] in str(target["scrapeUrl"])
+        eventually(lambda: rules_healthy(ports), timeout=60, what="the collector's rules ok")
+
+        scene.receiver.stop()  # the sink's upstream goes away
+        outage = time.monotonic()
+        page = eventually(
+            lambda: received.alerts("firing", alertname="CollectorCircuitOpen"),
+            timeout=CIRCUIT_WINDOW_SECONDS + 180,
+            what="CollectorCircuitOpen at the webhook receiver",
+        )[0]
+        paged = time.monotonic() - outage
+        print(
+            f"upstream down to page: {paged / 60:.2f} min; the rule predicts "
+            f"{CIRCUIT_WINDOW_SECONDS / 60:.0f} min (no closed circuit in 5m) after the breaker "
+            f"opens, plus a {SCRAPE_SECONDS} s scrape and the evaluation"
+        )
+        labels = page["labels"]
+        assert (labels["namespace"], labels["collector"], labels["sink"]) == (
+            scene.namespace, "demo", "prometheus",
+        )  # fmt: skip
+        assert labels["severity"] == "warning"
+        assert labels["pod"] == pod["metadata"]["name"]
+        assert page["annotations"]["runbook_url"].startswith("https://")
+        assert page["annotations"]["runbook_url"].endswith("/collector-circuit-open.md")
+
+        scene.receiver.start()
+        back = time.monotonic()
+        eventually(
+            lambda: [
+                a for a in received.alerts("resolved") if a["fingerprint"] == page["fingerprint"]
+            ],
+            timeout=180,
+            what="the page's resolved notification",
+        )
+        print(f"upstream back to resolved: {time.monotonic() - back:.1f} s")
