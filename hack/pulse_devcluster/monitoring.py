@@ -106,7 +106,7 @@ def prometheus_files(
     """The configuration and rule files Prometheus Operator generated for a Prometheus,
     written under `target` for a Prometheus on this host: the rule files as its pod would
     mount them (under `target`/rules), the configuration as its config reloader would
-    expand it ($(POD_NAME) is the StatefulSet's first pod), with the cluster's kubeconfig
+    expand it (the StatefulSet's first pod, shard 0), with the cluster's kubeconfig
     where the pod would use its service account. Returns the configuration's path and
     the rule files'."""
     rules_root = target / "rules"
@@ -120,7 +120,8 @@ def prometheus_files(
                 (directory / file_name).write_text(content)
                 written.append(directory / file_name)
     config = _secret_file(cluster, namespace, f"prometheus-{name}", "prometheus.yaml.gz")
-    config = config.replace("$(POD_NAME)", f"prometheus-{name}-0")
+    for variable, value in {"POD_NAME": f"prometheus-{name}-0", "SHARD": "0"}.items():
+        config = config.replace(f"$({variable})", value)  # as the config reloader does
     config = config.replace(POD_MOUNTS, f"{rules_root}/")
     document = yaml.safe_load(config)
     _in_cluster_credentials(document, cluster.kubeconfig)

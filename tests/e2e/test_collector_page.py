@@ -45,7 +45,8 @@ def monitoring(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, int]]:
+def webhook() -> Iterator[tuple[Receiver, int]]:
+    """Alertmanager's webhook receiver (the scene's `receiver` is the sink's upstream)."""
     received = Receiver()
     with serve(received.take) as port:
         yield received, port
@@ -65,10 +66,10 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     api_client: kubernetes.client.ApiClient,
     prometheus_operator: ManagedProcess,
     monitoring: str,
-    receiver: tuple[Receiver, int],
+    webhook: tuple[Receiver, int],
     tmp_path: Path,
 ) -> None:
-    received, receiver_port = receiver
+    received, receiver_port = webhook
     ports = Ports(alertmanager=free_port(), prometheus=free_port(), receiver=receiver_port)
     create_monitoring_stack(api_client, monitoring, ports)
     collector = scene.collector()
