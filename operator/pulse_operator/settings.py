@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import pydantic
 
 from pulse_operator import __version__
+from pulse_operator.api.labels import ObjectLabels
+
+_LABELS: pydantic.TypeAdapter[dict[str, str]] = pydantic.TypeAdapter(ObjectLabels)
 
 
 class SettingsError(ValueError):
@@ -23,6 +28,11 @@ class OperatorSettings:
     runbook_base_url: str = "https://github.com/pulse-dev/pulse/blob/main/docs/runbooks"
     """Where the runbooks of generated alerts live (PULSE_RUNBOOK_BASE_URL): point it at
     your own copy of docs/runbooks/ to add local knowledge."""
+
+    selector_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels put on every PrometheusRule, ServiceMonitor and PodMonitor Pulse creates
+    (PULSE_SELECTOR_LABELS, `key=value,...`), under the resource's own: what the cluster's
+    Prometheus selects by, set once (kube-prometheus-stack: release=<its release name>)."""
 
     field_manager: str = "pulse-operator"
     """The one server-side-apply field manager every write uses."""
@@ -86,4 +96,18 @@ class OperatorSettings:
             raise SettingsError("PULSE_SIDECAR_IMAGE must not be empty")
         if not runbooks.startswith(("http://", "https://")):
             raise SettingsError(f"PULSE_RUNBOOK_BASE_URL must be an http(s) URL, not {runbooks!r}")
-        return cls(sidecar_image=image, runbook_base_url=runbooks)
+        labels = parse_selector_labels(env.get("PULSE_SELECTOR_LABELS", ""))
+        return cls(sidecar_image=image, runbook_base_url=runbooks, selector_labels=labels)
+
+
+def parse_selector_labels(text: str) -> dict[str, str]:
+    """`release=kps,team=a` as labels, refused as the CRDs refuse a spec's labels."""
+    pairs = [item.strip() for item in text.split(",") if item.strip()]
+    if malformed := [item for item in pairs if "=" not in item]:
+        raise SettingsError(f"PULSE_SELECTOR_LABELS: {malformed[0]!r} is not key=value")
+    labels = dict(item.split("=", 1) for item in pairs)
+    try:
+        return _LABELS.validate_python({k.strip(): v.strip() for k, v in labels.items()})
+    except pydantic.ValidationError as error:
+        problem = error.errors()[0]
+        raise SettingsError(f"PULSE_SELECTOR_LABELS: {problem['msg']}") from error

@@ -150,3 +150,12 @@ into one Role per watched namespace.
   resourceNames: [{{ .name | quote }}]
   verbs: ["patch"]
 {{- end -}}
+
+{{/* selectorLabels as PULSE_SELECTOR_LABELS: key=value pairs, comma-separated, sorted. */}}
+{{- define "pulse.selectorLabelsEnv" -}}
+{{- $pairs := list -}}
+{{- range $key, $value := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $key $value) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}

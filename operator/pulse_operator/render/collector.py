@@ -197,7 +197,9 @@ def _collector_relabeling(owner: Owner) -> list[dict[str, Any]]:
     return [{"targetLabel": "collector", "replacement": owner.name, "action": "replace"}]
 
 
-def render_monitor(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any] | None:
+def render_monitor(
+    owner: Owner, spec: MetricsCollectorSpec, settings: OperatorSettings
+) -> dict[str, Any] | None:
     """A ServiceMonitor or PodMonitor for the sidecar's /metrics, or None."""
     monitor = spec.monitor
     if monitor.kind == "None":
@@ -213,7 +215,10 @@ def render_monitor(owner: Owner, spec: MetricsCollectorSpec) -> dict[str, Any] |
         "apiVersion": PROMETHEUS_OPERATOR,
         "kind": monitor.kind,
         "metadata": child_metadata(
-            owner, COLLECTOR_COMPONENT, owner.name, extra_labels=monitor.labels
+            owner,
+            COLLECTOR_COMPONENT,
+            owner.name,
+            extra_labels={**settings.selector_labels, **monitor.labels},
         ),
         "spec": {
             "selector": {"matchLabels": selector_labels(owner, COLLECTOR_COMPONENT)},
@@ -232,7 +237,7 @@ def render_collector(
         render_deployment(owner, spec, settings, config_map),
         render_service(owner, spec),
     ]
-    monitor = render_monitor(owner, spec)
+    monitor = render_monitor(owner, spec, settings)
     if monitor is not None:
         children.append(monitor)
     if spec.alerting.enabled:

@@ -25,7 +25,10 @@ def render_slo(owner: Owner, spec: SLOSpec, settings: OperatorSettings) -> list[
             "apiVersion": PROMETHEUS_OPERATOR,
             "kind": "PrometheusRule",
             "metadata": child_metadata(
-                owner, SLO_COMPONENT, rule_name(owner.name), extra_labels=dict(spec.rule_labels)
+                owner,
+                SLO_COMPONENT,
+                rule_name(owner.name),
+                extra_labels={**settings.selector_labels, **spec.rule_labels},
             ),
             "spec": render_slo_rules(owner.name, owner.namespace, spec, settings.runbook_base_url),
         }

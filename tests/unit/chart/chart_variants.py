@@ -17,6 +17,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "watchNamespaces": ["team-a"],
     },
     "metrics": {
+        "selectorLabels": {"release": "kube-prometheus-stack"},
         "metrics": {
             "enabled": True,
             "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},

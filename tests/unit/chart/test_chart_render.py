@@ -15,6 +15,8 @@ import pytest
 from tests.support import assert_matches_golden
 from tests.unit.chart.chart_variants import DIGEST, VARIANTS
 
+from pulse_operator.settings import OperatorSettings
+
 GOLDEN = Path(__file__).parent / "golden"
 STANDARD_LABELS = {
     "helm.sh/chart": "pulse-0.1.0",
@@ -117,6 +119,15 @@ def test_the_operator_is_told_its_sidecar_image_and_runbooks() -> None:
     env = {e["name"]: e.get("value") for e in _container(_render("default"))["env"]}
     assert env["PULSE_SIDECAR_IMAGE"] == "pulse-sidecar:0.1.0"
     assert env["PULSE_RUNBOOK_BASE_URL"].startswith("https://")
+
+
+def test_selector_labels_reach_the_operator_as_one_variable_it_parses() -> None:
+    env = {e["name"]: e.get("value") for e in _container(_render("metrics"))["env"]}
+    assert env["PULSE_SELECTOR_LABELS"] == "release=kube-prometheus-stack"
+    parsed = OperatorSettings.from_env(env).selector_labels
+    assert parsed == {"release": "kube-prometheus-stack"}
+    default = {e["name"] for e in _container(_render("default"))["env"]}
+    assert "PULSE_SELECTOR_LABELS" not in default
 
 
 def test_a_digest_pins_both_images() -> None:
