@@ -35,7 +35,7 @@ from pulse_operator.reconcile.owners import (
 )
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import Outcome
-from pulse_operator.selection import selector_fingerprint
+from pulse_operator.selection import SelectorChanges
 from pulse_operator.settings import OperatorSettings
 
 
@@ -245,20 +245,10 @@ def _register_reader_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind
     start or stop loading Pulse's rules: every owner's Selected condition is judged
     again. Prometheus Operator patches their status often; those events change no
     selector and cost nothing but a digest."""
-    fingerprints: dict[str, str] = {}
+    changes = SelectorChanges()
 
     def on_reader_event(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
-        uid = str(body.get("metadata", {}).get("uid", ""))
-        if type == "DELETED":
-            moved = fingerprints.pop(uid, None) is not None
-        else:
-            fingerprint = selector_fingerprint({"kind": kind.kind, **dict(body)})
-            before = fingerprints.get(uid)
-            fingerprints[uid] = fingerprint
-            # a listing (at start-up, or kopf's after a watch ends) is not news: the owners'
-            # resume handlers judge against it, and the list of readers is re-read within
-            # READERS_TTL_SECONDS anyway; as for children, only watch events act
-            moved = type is not None and before != fingerprint
+        moved = changes.news(type, {"kind": kind.kind, **dict(body)})
         if not moved:
             return
         wiring.kube.forget_readers()

@@ -70,6 +70,25 @@ def selector_fingerprint(reader: Mapping[str, Any]) -> str:
     return hashlib.sha256(encoded).hexdigest()[:16]
 
 
+class SelectorChanges:
+    """Which watch events of readers can change a verdict: one that comes, goes, or
+    changes its selectors. A listing (at start-up, or kopf's after a watch ends; event
+    type None) is not news: the owners' resume handlers judge against it, and the list of
+    readers is re-read within the client's cache time anyway."""
+
+    def __init__(self) -> None:
+        self._fingerprints: dict[str, str] = {}
+
+    def news(self, event_type: str | None, reader: Mapping[str, Any]) -> bool:
+        uid = str((reader.get("metadata") or {}).get("uid", ""))
+        if event_type == "DELETED":
+            return self._fingerprints.pop(uid, None) is not None
+        fingerprint = selector_fingerprint(reader)
+        before = self._fingerprints.get(uid)
+        self._fingerprints[uid] = fingerprint
+        return event_type is not None and before != fingerprint
+
+
 def matches(selector: Selector | None, labels: Labels) -> bool:
     """metav1.LabelSelector semantics: None selects nothing, {} everything, and every
     matchLabels entry and matchExpressions requirement must hold."""

@@ -8,6 +8,7 @@ import pytest
 
 from pulse_operator.selection import (
     Reader,
+    SelectorChanges,
     matches,
     select,
     selector_fingerprint,
@@ -180,3 +181,20 @@ def test_the_fingerprint_moves_with_selectors_only() -> None:
     reader["spec"]["ruleSelector"] = {"matchLabels": {"release": "other"}}
     assert selector_fingerprint(reader) != before
     assert Reader.of(reader).ref == "Prometheus monitoring/k8s"
+
+
+def test_only_a_reader_that_comes_goes_or_changes_its_selectors_is_news() -> None:
+    changes = SelectorChanges()
+    reader = {**kube_prometheus_stack(), "metadata": {"name": "k8s", "namespace": "m", "uid": "u"}}
+    assert not changes.news(None, reader)  # the start-up listing
+    reader["status"] = {"availableReplicas": 1}
+    assert not changes.news("MODIFIED", reader)  # Prometheus Operator's status update
+    reader["spec"]["ruleSelector"] = {}
+    assert not changes.news(None, reader)  # a re-listing is not news, even when it moved
+    reader["spec"]["ruleSelector"] = RELEASE
+    assert changes.news("MODIFIED", reader)
+    assert not changes.news("MODIFIED", reader)
+    other = {**kube_prometheus_stack(), "metadata": {"name": "b", "namespace": "m", "uid": "v"}}
+    assert changes.news("ADDED", other)
+    assert changes.news("DELETED", other)
+    assert not changes.news("DELETED", other)
