@@ -10,16 +10,31 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pulse_devcluster import paths
+from pulse_devcluster.alerting import (
+    Ports,
+    Receiver,
+    create_monitoring_stack,
+    rules_healthy,
+    run_on_host,
+    serve,
+)
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.monitoring import (
+    loaded_rule_files,
+    loaded_rules,
+    start_prometheus_operator,
+)
 from pulse_devcluster.node import GATEWAY_IP, RealNode
 from pulse_devcluster.operator import start_operator
-from pulse_devcluster.processes import ManagedProcess
+from pulse_devcluster.processes import ManagedProcess, free_port
 
 EXAMPLE_DIRS = ("examples/collectors", "examples/slos")
 REAL_NODE_EXAMPLES = "examples/real-node"
 READY_TIMEOUT = "120s"
+MONITORING_NAMESPACE = "pulse-monitoring"
 RECEIVER_PORT = 9090
 """Where examples/real-node's sink writes: a Prometheus on the pod network's gateway."""
 # Asked from inside the pod network: the demo collector's container fetches its sidecar's
@@ -127,6 +142,66 @@ def _show_real_pods(cluster: LocalCluster) -> None:
         print(f"  {series['metric']['__name__']}: {series['value'][1]} series")
 
 
+def _print_alert(alert: dict[str, Any]) -> None:
+    labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
+    where = f"{labels.get('namespace', '')}/{labels.get('collector') or labels.get('slo', '')}"
+    print(
+        f"[webhook] {alert.get('status')}: {labels.get('alertname')} {where} "
+        f"severity={labels.get('severity')}: {annotations.get('summary', '')}",
+        flush=True,
+    )
+
+
+def _pulse_rule_uids(cluster: LocalCluster) -> dict[str, str]:
+    listed = cluster.kubectl(
+        "get", "prometheusrules", "-A", "-l", "app.kubernetes.io/managed-by=pulse-operator",
+        "-o", "json",
+    )  # fmt: skip
+    return {
+        f"{r['metadata']['namespace']}/{r['metadata']['name']}": r["metadata"]["uid"]
+        for r in json.loads(listed.stdout)["items"]
+    }
+
+
+def _alert_chain(cluster: LocalCluster, exits: contextlib.ExitStack, work: Path) -> None:
+    """The real Prometheus Operator, a Prometheus selecting every rule and monitor, and an
+    Alertmanager, run on the host from the files the operator generated; alerts reach a
+    webhook receiver this process runs, and are printed as they arrive."""
+    _section("From rule to page: Prometheus Operator, Prometheus and Alertmanager")
+    operator = start_prometheus_operator(cluster)
+    exits.callback(operator.stop)
+    cluster.kubectl("create", "namespace", MONITORING_NAMESPACE)
+    receiver = Receiver(on_alert=_print_alert)
+    ports = Ports(free_port(), free_port(), exits.enter_context(serve(receiver.take)))
+    create_monitoring_stack(cluster, MONITORING_NAMESPACE, ports, selects={})
+    uids = _pulse_rule_uids(cluster)
+    for _ in range(120):
+        files = loaded_rule_files(cluster, MONITORING_NAMESPACE, "kps")
+        if loaded_rules(files, uids) == set(uids):
+            break
+        time.sleep(0.5)
+    stack = exits.enter_context(run_on_host(cluster, MONITORING_NAMESPACE, ports, work))
+    for _ in range(120):
+        if groups := rules_healthy(ports):
+            break
+        time.sleep(0.5)
+    rules = [r for g in groups for r in g["rules"]]
+    print(
+        f"Prometheus (http://127.0.0.1:{ports.prometheus}) loaded {len(stack.rule_files)} of "
+        f"{len(uids)} Pulse rule files: {len(groups)} groups, {len(rules)} rules, "
+        f"{sum(r['health'] == 'ok' for r in rules)} healthy",
+        flush=True,
+    )
+    print("Whether a Prometheus selects each resource's rules, now that one exists:")
+    print(cluster.kubectl("get", "pulse", "-A").stdout, flush=True)
+    print(
+        f"Alertmanager (http://127.0.0.1:{ports.alertmanager}) notifies the demo's webhook "
+        "receiver; its notifications are printed below as they arrive. Expect CollectorDown "
+        "for the collectors on KWOK nodes (their pods run nothing) once its 5m `for` is over.",
+        flush=True,
+    )
+
+
 @contextlib.contextmanager
 def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterator[int]:
     """Runs the operator, applies the examples (those of examples/real-node too when a real
@@ -135,6 +210,7 @@ def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterato
     operator = start_operator(cluster)
     receiver_dir = tempfile.TemporaryDirectory(prefix="pulse-demo-receiver-")
     receiver = _receiver(Path(receiver_dir.name)) if real_node else None
+    exits = contextlib.ExitStack()
     try:
         print(f"Operator running (pid {operator.pid}), logs in {operator.log_path}", flush=True)
         directories = [*EXAMPLE_DIRS, *([REAL_NODE_EXAMPLES] if real_node else [])]
@@ -148,12 +224,14 @@ def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterato
         _show(cluster)
         if real_node is not None:
             _show_real_pods(cluster)
+        _alert_chain(cluster, exits, Path(receiver_dir.name) / "alert-chain")
         if waited.returncode == 0:
             print("Every example is Ready.", flush=True)
         else:
             print(f"Not every example became Ready:\n{waited.stderr}", flush=True)
         yield 0 if waited.returncode == 0 else 1
     finally:
+        exits.close()
         operator.stop()
         if receiver is not None:
             receiver.stop()

@@ -50,7 +50,8 @@ def start_prometheus_operator(cluster: LocalCluster) -> ManagedProcess:
     )
 
 
-def _get(cluster: LocalCluster, url_path: str) -> Any:
+def api_get(cluster: LocalCluster, url_path: str) -> Any:
+    """A GET of the API server as the cluster's admin, as JSON."""
     assert cluster.pki is not None, "the cluster is not running"
     context = ssl.create_default_context(cafile=str(cluster.pki.ca.cert))
     context.load_cert_chain(str(cluster.pki.admin.cert), str(cluster.pki.admin.key))
@@ -62,7 +63,7 @@ def loaded_rule_files(cluster: LocalCluster, namespace: str, prometheus: str) ->
     """The rule files Prometheus Operator generated for a Prometheus: file name -> content,
     from its `prometheus-<name>-rulefiles-N` ConfigMaps (none yet: empty)."""
     prefix = f"prometheus-{prometheus}-rulefiles-"
-    found = _get(cluster, f"/api/v1/namespaces/{namespace}/configmaps")
+    found = api_get(cluster, f"/api/v1/namespaces/{namespace}/configmaps")
     files: dict[str, str] = {}
     for item in found.get("items", []):
         if item["metadata"]["name"].startswith(prefix):
@@ -79,7 +80,7 @@ def loaded_rules(files: Mapping[str, str], uids: Mapping[str, str]) -> set[str]:
 
 def _secret_file(cluster: LocalCluster, namespace: str, name: str, key: str) -> str:
     """One key of a Secret, decoded (and gunzipped when the key ends in .gz)."""
-    secret = _get(cluster, f"/api/v1/namespaces/{namespace}/secrets/{name}")
+    secret = api_get(cluster, f"/api/v1/namespaces/{namespace}/secrets/{name}")
     raw = base64.b64decode(secret["data"][key])
     return (gzip.decompress(raw) if key.endswith(".gz") else raw).decode()
 
@@ -112,7 +113,7 @@ def prometheus_files(
     rules_root = target / "rules"
     written = []
     prefix = f"prometheus-{name}-rulefiles-"
-    for item in _get(cluster, f"/api/v1/namespaces/{namespace}/configmaps").get("items", []):
+    for item in api_get(cluster, f"/api/v1/namespaces/{namespace}/configmaps").get("items", []):
         if item["metadata"]["name"].startswith(prefix):
             directory = rules_root / item["metadata"]["name"]
             directory.mkdir(parents=True, exist_ok=True)

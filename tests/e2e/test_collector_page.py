@@ -13,9 +13,7 @@ from pathlib import Path
 
 import kubernetes
 import pytest
-from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
-from pulse_devcluster.processes import ManagedProcess, free_port
-from tests.alert_chain import (
+from pulse_devcluster.alerting import (
     RELEASE,
     Ports,
     Receiver,
@@ -25,6 +23,8 @@ from tests.alert_chain import (
     run_on_host,
     serve,
 )
+from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
+from pulse_devcluster.processes import ManagedProcess, free_port
 from tests.e2e.conftest import Scene
 from tests.support import eventually
 
@@ -63,7 +63,6 @@ def _rule_uid(scene: Scene, name: str) -> str:
 
 def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     scene: Scene,
-    api_client: kubernetes.client.ApiClient,
     prometheus_operator: ManagedProcess,
     monitoring: str,
     webhook: tuple[Receiver, int],
@@ -71,7 +70,7 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
 ) -> None:
     received, receiver_port = webhook
     ports = Ports(alertmanager=free_port(), prometheus=free_port(), receiver=receiver_port)
-    create_monitoring_stack(api_client, monitoring, ports)
+    create_monitoring_stack(scene.cluster, monitoring, ports)
     collector = scene.collector()
     spec = collector["spec"]
     spec["circuitBreaker"] = {"failureThreshold": 2, "openSeconds": 5, "maxOpenSeconds": 10}
@@ -85,7 +84,7 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
         timeout=60,
         what="Prometheus Operator put the collector's rule into kps's rule files",
     )
-    with run_on_host(scene.cluster, api_client, monitoring, ports, tmp_path):
+    with run_on_host(scene.cluster, monitoring, ports, tmp_path):
         # the PodMonitor is a scrape job, and its target is the real pod, up
         def up_targets() -> list[dict[str, object]]:
             targets = api(ports.prometheus, "/api/v1/targets")["data"]["activeTargets"]

@@ -18,10 +18,7 @@ from pathlib import Path
 
 import kubernetes
 import pytest
-from pulse_devcluster.cluster import LocalCluster
-from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
-from pulse_devcluster.processes import ManagedProcess, free_port
-from tests.alert_chain import (
+from pulse_devcluster.alerting import (
     Ports,
     Receiver,
     create_monitoring_stack,
@@ -29,6 +26,9 @@ from tests.alert_chain import (
     run_on_host,
     serve,
 )
+from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
+from pulse_devcluster.processes import ManagedProcess, free_port
 from tests.support import eventually
 
 pytestmark = pytest.mark.usefixtures("pulse_operator")
@@ -140,7 +140,7 @@ def test_an_slo_burning_its_budget_pages_through_alertmanager_and_resolves(
     received, receiver_port = receiver
     ports = Ports(alertmanager=free_port(), prometheus=free_port(), receiver=receiver_port)
     pay_job = {"job_name": "pay", "static_configs": [{"targets": [f"127.0.0.1:{service_port}"]}]}
-    create_monitoring_stack(api_client, monitoring, ports, scrape_configs=[pay_job])
+    create_monitoring_stack(cluster, monitoring, ports, scrape_configs=[pay_job])
     rule_name = _slo(api_client, shop)
     uid = eventually(lambda: _rule_uid(api_client, shop, rule_name), what="the SLO's rule")
     eventually(
@@ -148,7 +148,7 @@ def test_an_slo_burning_its_budget_pages_through_alertmanager_and_resolves(
         timeout=60,
         what="Prometheus Operator put the SLO's rule into monitoring/kps's rule files",
     )
-    with run_on_host(cluster, api_client, monitoring, ports, tmp_path) as stack:
+    with run_on_host(cluster, monitoring, ports, tmp_path) as stack:
         # kube-prometheus-stack selects in every namespace: other tests' rules that carry
         # its release label may be loaded too
         (ours,) = [p for p in stack.rule_files if p.name == f"{shop}-{rule_name}-{uid}.yaml"]

@@ -1,7 +1,6 @@
-"""The chain from a rule to a page, as tests build it: a Prometheus and an Alertmanager
-configured the way kube-prometheus-stack configures them, handed to the real Prometheus
-Operator, then run on this host from exactly the files it generated, notifying a webhook
-receiver the test reads."""
+"""The chain from a rule to a page, on this machine: a Prometheus and an Alertmanager
+handed to the real Prometheus Operator, then run on this host from exactly the files it
+generated (monitoring.py), notifying a webhook receiver. `make demo` and the tests use it."""
 
 from __future__ import annotations
 
@@ -10,23 +9,22 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import kubernetes
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.monitoring import (
     alertmanager_config,
+    api_get,
     prometheus_files,
     start_host_alertmanager,
     start_host_prometheus,
 )
 from pulse_devcluster.processes import ManagedProcess, free_port
-from tests.support import eventually
 
 RELEASE = {"release": "kube-prometheus-stack"}
 """The label kube-prometheus-stack's Prometheus selects rules and monitors by."""
@@ -66,13 +64,18 @@ def serve(
 
 @dataclass
 class Receiver:
-    """Alertmanager's webhook notifications, as they arrive."""
+    """Alertmanager's webhook notifications, as they arrive; `on_alert` sees each alert."""
 
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    on_alert: Callable[[dict[str, Any]], None] | None = None
 
     def take(self, request: BaseHTTPRequestHandler) -> bytes:
         length = int(request.headers.get("Content-Length", 0))
-        self.notifications.append(json.loads(request.rfile.read(length)))
+        notification = json.loads(request.rfile.read(length))
+        self.notifications.append(notification)
+        for alert in notification["alerts"]:
+            if self.on_alert is not None:
+                self.on_alert(alert)
         return b"ok"
 
     def alerts(self, status: str, **labels: str) -> list[dict[str, Any]]:
@@ -102,69 +105,68 @@ class Ports:
 
 
 def create_monitoring_stack(
-    api_client: kubernetes.client.ApiClient,
+    cluster: LocalCluster,
     namespace: str,
     ports: Ports,
     scrape_configs: list[dict[str, Any]] | None = None,
+    selects: Mapping[str, str] = RELEASE,
 ) -> None:
-    """A Prometheus `kps` and an Alertmanager `main` for Prometheus Operator, selecting as
-    kube-prometheus-stack does; what only the host can say (the Alertmanager's address,
-    static scrape targets) comes in as additional configs, as a user would give them."""
-    core = kubernetes.client.CoreV1Api(api_client)
-    custom = kubernetes.client.CustomObjectsApi(api_client)
+    """A Prometheus `kps` and an Alertmanager `main` for Prometheus Operator, selecting
+    rules and monitors labelled `selects` in every namespace (kube-prometheus-stack's
+    defaults; `{}` selects everything); what only the host can say (the Alertmanager's
+    address, static scrape targets) comes in as additional configs, as a user gives them."""
     alertmanagers = [{"static_configs": [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]}]
-    core.create_namespaced_secret(namespace, {
-        "metadata": {"name": "host-addresses"},
-        "stringData": {"scrape.yaml": json.dumps(scrape_configs or []),
-                       "alertmanagers.yaml": json.dumps(alertmanagers)},
-    })  # fmt: skip
-    core.create_namespaced_secret(namespace, {
-        "metadata": {"name": "alertmanager-main"},
-        "stringData": {"alertmanager.yaml": json.dumps({
-            "route": {"receiver": "webhook", "group_by": ["alertname", "namespace"],
-                      "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
-            "receivers": [{"name": "webhook", "webhook_configs": [
-                {"url": f"http://127.0.0.1:{ports.receiver}/", "send_resolved": True}]}],
-        })},
-    })  # fmt: skip
-    release = {"matchLabels": RELEASE}
+    route = {"receiver": "webhook", "group_by": ["alertname", "namespace"],
+             "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}  # fmt: skip
+    webhook = {"url": f"http://127.0.0.1:{ports.receiver}/", "send_resolved": True}
+    selector = {"matchLabels": dict(selects)}
     prometheus_spec = {
         "scrapeInterval": "1s", "evaluationInterval": "1s",
-        "ruleSelector": release, "ruleNamespaceSelector": {},
-        "serviceMonitorSelector": release, "serviceMonitorNamespaceSelector": {},
-        "podMonitorSelector": release, "podMonitorNamespaceSelector": {},
+        "ruleSelector": selector, "ruleNamespaceSelector": {},
+        "serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {},
+        "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
         "additionalScrapeConfigs": {"name": "host-addresses", "key": "scrape.yaml"},
         "additionalAlertManagerConfigs": {"name": "host-addresses", "key": "alertmanagers.yaml"},
     }  # fmt: skip
-    for plural, kind, name, spec in [
-        ("alertmanagers", "Alertmanager", "main", {"replicas": 1}),
-        ("prometheuses", "Prometheus", "kps", prometheus_spec),
-    ]:
-        custom.create_namespaced_custom_object(
-            "monitoring.coreos.com", "v1", namespace, plural,
-            {"apiVersion": "monitoring.coreos.com/v1", "kind": kind,
-             "metadata": {"name": name}, "spec": spec},
-        )  # fmt: skip
+    documents = [
+        {"apiVersion": "v1", "kind": "Secret",
+         "metadata": {"name": "host-addresses", "namespace": namespace},
+         "stringData": {"scrape.yaml": json.dumps(scrape_configs or []),
+                        "alertmanagers.yaml": json.dumps(alertmanagers)}},
+        {"apiVersion": "v1", "kind": "Secret",
+         "metadata": {"name": "alertmanager-main", "namespace": namespace},
+         "stringData": {"alertmanager.yaml": json.dumps(
+             {"route": route, "receivers": [{"name": "webhook", "webhook_configs": [webhook]}]})}},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+         "metadata": {"name": "main", "namespace": namespace}, "spec": {"replicas": 1}},
+        {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
+         "metadata": {"name": "kps", "namespace": namespace}, "spec": prometheus_spec},
+    ]  # fmt: skip
+    listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": documents})
+    cluster.kubectl("apply", "--server-side", "--field-manager=pulse-devcluster", "-f", "-",
+                    input=listed)  # fmt: skip
 
 
-def _has_secret(api_client: kubernetes.client.ApiClient, namespace: str, name: str) -> bool:
+def _wait(check: Callable[[], object], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _has_secret(cluster: LocalCluster, namespace: str, name: str) -> bool:
+    secrets = api_get(cluster, f"/api/v1/namespaces/{namespace}/secrets")["items"]
+    return any(s["metadata"]["name"] == name for s in secrets)
+
+
+def _serving(process: ManagedProcess, port: int) -> bool:
+    process.ensure_running()
     try:
-        kubernetes.client.CoreV1Api(api_client).read_namespaced_secret(name, namespace)
-    except kubernetes.client.exceptions.ApiException:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2):
+            return True
+    except OSError:
         return False
-    return True
-
-
-def _wait_serving(process: ManagedProcess, port: int) -> None:
-    def ready() -> bool:
-        process.ensure_running()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2):
-                return True
-        except OSError:
-            return False
-
-    eventually(ready, timeout=60, what=f"{process.name} ready")
 
 
 @dataclass(frozen=True)
@@ -179,18 +181,14 @@ class HostStack:
 
 @contextmanager
 def run_on_host(
-    cluster: LocalCluster,
-    api_client: kubernetes.client.ApiClient,
-    namespace: str,
-    ports: Ports,
-    work: Path,
+    cluster: LocalCluster, namespace: str, ports: Ports, work: Path
 ) -> Iterator[HostStack]:
     """Prometheus and Alertmanager on this host, from the files Prometheus Operator
-    generated for `kps` and `main` (wait for its rule files to hold what is needed
-    first: they are read once); both stopped on exit."""
+    generated for `kps` and `main` (wait for its rule files to hold what is needed first:
+    they are read once); both stopped on exit."""
     for secret in ("prometheus-kps", "alertmanager-main-generated"):
-        found = functools.partial(_has_secret, api_client, namespace, secret)
-        eventually(found, 60, f"Secret {namespace}/{secret}")
+        found = functools.partial(_has_secret, cluster, namespace, secret)
+        _wait(found, f"Secret {namespace}/{secret}")
     for part in ("prometheus", "alertmanager"):
         (work / part).mkdir(parents=True, exist_ok=True)
     config, rule_files = prometheus_files(cluster, namespace, "kps", work / "prometheus")
@@ -200,8 +198,8 @@ def run_on_host(
     )
     prometheus = start_host_prometheus(config, ports.prometheus, work / "prometheus" / "data")
     try:
-        _wait_serving(alertmanager, ports.alertmanager)
-        _wait_serving(prometheus, ports.prometheus)
+        _wait(lambda: _serving(alertmanager, ports.alertmanager), "Alertmanager ready")
+        _wait(lambda: _serving(prometheus, ports.prometheus), "Prometheus ready")
         yield HostStack(ports, rule_files, time.monotonic())
     finally:
         prometheus.stop()
