@@ -284,9 +284,8 @@ def select(
         if any(verdict.namespace_unread for _, verdict in verdicts):
             closest = next(v for _, v in verdicts if v.namespace_unread)
             return unknown("NamespaceUnreadable", f"{child.ref} may not be loaded: {closest.why}")
+        # only the closest: a count of the others would rewrite every status whenever an
+        # unrelated Prometheus came or went
         _, closest = max(verdicts, key=lambda rv: rv[1].closeness)
-        others = len(verdicts) - 1
-        tail = f" (nor do {others} other readers)" if others > 1 else ""
-        tail = " (nor does 1 other reader)" if others == 1 else tail
-        return Selection("False", "NotSelected", f"{child.ref} is not loaded: {closest.why}{tail}")
+        return Selection("False", "NotSelected", f"{child.ref} is not loaded: {closest.why}")
     return Selection("True", "Selected", "; ".join(found))

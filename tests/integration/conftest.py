@@ -13,6 +13,7 @@ from pulse_devcluster import paths
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess, free_port
+from tests.support import eventually
 
 TESTDATA = Path(__file__).parent / "testdata"
 
@@ -43,6 +44,22 @@ def namespace(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
     core.create_namespace({"metadata": {"name": name}})
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def sole_readers(api_client: kubernetes.client.ApiClient) -> None:
+    """Waits until no Prometheus or ThanosRuler of an earlier test is left (their
+    namespaces are deleted in the background): a test that makes its own then knows
+    every reader in the cluster, as a Selected message names the closest of all."""
+    custom = kubernetes.client.CustomObjectsApi(api_client)
+
+    def none_left() -> bool:
+        return not any(
+            custom.list_cluster_custom_object("monitoring.coreos.com", "v1", plural)["items"]
+            for plural in ("prometheuses", "thanosrulers")
+        )
+
+    eventually(none_left, timeout=120, what="earlier tests' Prometheus objects to be gone")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from pulse_devcluster.processes import ManagedProcess
 from tests.integration.test_slo_operator import RATIO_SPEC
 from tests.support import eventually
 
-pytestmark = pytest.mark.usefixtures("pulse_operator")
+pytestmark = pytest.mark.usefixtures("pulse_operator", "sole_readers")
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted([*(REPO / "examples" / "slos").glob("*.yaml"),

@@ -31,7 +31,7 @@ from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
 from pulse_devcluster.processes import ManagedProcess, free_port
 from tests.support import eventually
 
-pytestmark = pytest.mark.usefixtures("pulse_operator")
+pytestmark = pytest.mark.usefixtures("pulse_operator", "sole_readers")
 
 OBJECTIVE = 99.0
 PAGE_BURN_RATE = 5.76

@@ -13,10 +13,15 @@ from pulse_devcluster.cluster import LocalCluster
 from tests.integration.test_slo_operator import RATIO_SPEC, Slos
 from tests.support import eventually
 
-pytestmark = pytest.mark.usefixtures("pulse_operator")
+pytestmark = pytest.mark.usefixtures("pulse_operator", "sole_readers")
 
 MONITORING = ("monitoring.coreos.com", "v1")
-RELEASE = {"matchLabels": {"release": "kube-prometheus-stack"}}
+
+
+def release(namespace: str) -> str:
+    """kube-prometheus-stack's release label value, unique to the test: Prometheus objects
+    of other tests (their namespaces still being deleted) must not select its rules."""
+    return f"kps-{namespace}"
 
 
 @pytest.fixture
@@ -29,12 +34,13 @@ def prometheus(api_client: kubernetes.client.ApiClient, namespace: str) -> Itera
     """kube-prometheus-stack's default Prometheus (its selectors, not its pods), removed
     afterwards so that other tests see no Prometheus."""
     custom = kubernetes.client.CustomObjectsApi(api_client)
+    selector = {"matchLabels": {"release": release(namespace)}}
     custom.create_namespaced_custom_object(
         *MONITORING, namespace, "prometheuses",
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
          "metadata": {"name": "kube-prometheus-stack-prometheus"},
-         "spec": {"ruleSelector": RELEASE, "ruleNamespaceSelector": {},
-                  "serviceMonitorSelector": RELEASE, "serviceMonitorNamespaceSelector": {}}},
+         "spec": {"ruleSelector": selector, "ruleNamespaceSelector": {},
+                  "serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {}}},
     )  # fmt: skip
     try:
         yield "kube-prometheus-stack-prometheus"
@@ -51,7 +57,7 @@ def _selected(slos: Slos, name: str, status: str) -> bool:
 def test_kube_prometheus_stack_selects_the_labelled_slo_and_says_why_not_the_other(
     slos: Slos, prometheus: str, namespace: str
 ) -> None:
-    slos.create("labelled", {**RATIO_SPEC, "ruleLabels": {"release": "kube-prometheus-stack"}})
+    slos.create("labelled", {**RATIO_SPEC, "ruleLabels": {"release": release(namespace)}})
     slos.create("unlabelled", RATIO_SPEC)
     eventually(lambda: _selected(slos, "labelled", "True"), what="labelled: Selected=True")
     eventually(lambda: _selected(slos, "unlabelled", "False"), what="unlabelled: Selected=False")
@@ -62,7 +68,7 @@ def test_kube_prometheus_stack_selects_the_labelled_slo_and_says_why_not_the_oth
     assert refused["reason"] == "NotSelected"
     assert refused["message"].startswith(
         f"PrometheusRule/unlabelled-slo is not loaded: Prometheus {namespace}/{prometheus} "
-        "selects rules with release=kube-prometheus-stack; PrometheusRule/unlabelled-slo has "
+        f"selects rules with release={release(namespace)}; PrometheusRule/unlabelled-slo has "
         "app.kubernetes.io/"
     ), refused
     assert slos.condition("unlabelled", "Ready")["status"] == "True"  # applied, but unused
@@ -76,7 +82,7 @@ def test_a_changed_selector_is_judged_again_and_status_updates_cost_no_write(
     cluster: LocalCluster,
 ) -> None:
     custom = kubernetes.client.CustomObjectsApi(api_client)
-    slos.create("followed", {**RATIO_SPEC, "ruleLabels": {"release": "kube-prometheus-stack"}})
+    slos.create("followed", {**RATIO_SPEC, "ruleLabels": {"release": release(namespace)}})
     eventually(lambda: _selected(slos, "followed", "True"), what="Selected=True")
     time.sleep(3)  # the last status write and the audit batch land
 
