@@ -59,15 +59,25 @@ def api_get(cluster: LocalCluster, url_path: str) -> Any:
         return json.loads(answer.read())
 
 
-def loaded_rule_files(cluster: LocalCluster, namespace: str, prometheus: str) -> dict[str, str]:
-    """The rule files Prometheus Operator generated for a Prometheus: file name -> content,
-    from its `prometheus-<name>-rulefiles-N` ConfigMaps (none yet: empty)."""
+def _rule_config_maps(
+    cluster: LocalCluster, namespace: str, prometheus: str
+) -> dict[str, dict[str, str]]:
+    """A Prometheus's `prometheus-<name>-rulefiles-N` ConfigMaps: name -> their data."""
     prefix = f"prometheus-{prometheus}-rulefiles-"
     found = api_get(cluster, f"/api/v1/namespaces/{namespace}/configmaps")
+    return {
+        item["metadata"]["name"]: dict(item.get("data") or {})
+        for item in found.get("items", [])
+        if item["metadata"]["name"].startswith(prefix)
+    }
+
+
+def loaded_rule_files(cluster: LocalCluster, namespace: str, prometheus: str) -> dict[str, str]:
+    """The rule files Prometheus Operator generated for a Prometheus: file name -> content
+    (none yet: empty)."""
     files: dict[str, str] = {}
-    for item in found.get("items", []):
-        if item["metadata"]["name"].startswith(prefix):
-            files.update(item.get("data") or {})
+    for data in _rule_config_maps(cluster, namespace, prometheus).values():
+        files.update(data)
     return files
 
 
@@ -112,14 +122,12 @@ def prometheus_files(
     the rule files'."""
     rules_root = target / "rules"
     written = []
-    prefix = f"prometheus-{name}-rulefiles-"
-    for item in api_get(cluster, f"/api/v1/namespaces/{namespace}/configmaps").get("items", []):
-        if item["metadata"]["name"].startswith(prefix):
-            directory = rules_root / item["metadata"]["name"]
-            directory.mkdir(parents=True, exist_ok=True)
-            for file_name, content in (item.get("data") or {}).items():
-                (directory / file_name).write_text(content)
-                written.append(directory / file_name)
+    for config_map, data in _rule_config_maps(cluster, namespace, name).items():
+        directory = rules_root / config_map
+        directory.mkdir(parents=True, exist_ok=True)
+        for file_name, content in data.items():
+            (directory / file_name).write_text(content)
+            written.append(directory / file_name)
     config = _secret_file(cluster, namespace, f"prometheus-{name}", "prometheus.yaml.gz")
     for variable, value in {"POD_NAME": f"prometheus-{name}-0", "SHARD": "0"}.items():
         config = config.replace(f"$({variable})", value)  # as the config reloader does
