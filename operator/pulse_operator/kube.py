@@ -122,7 +122,7 @@ class KubeClient:
         except ApiException as error:
             if (rejected := _rejection(ref(obj), error)) is not None:
                 raise rejected from error
-            if error.status == 403 and "being terminated" in str(error.body):
+            if namespace_going(error):
                 raise NamespaceTerminatingError(meta["namespace"]) from error
             raise
         stored = live.get("metadata", {})
@@ -299,6 +299,21 @@ class KubeClient:
 
 REJECTED_CODES = {400, 413, 422}
 """Bad request, too large, invalid: the object as rendered can never be stored."""
+
+
+def namespace_going(error: ApiException) -> bool:
+    """Whether an apply failed because its namespace is being deleted (403) or already
+    is (404 naming the namespace, not the object: a watch event can outlive it)."""
+    body = str(error.body or "")
+    if error.status == 403:
+        return "being terminated" in body
+    if error.status != 404:
+        return False
+    try:
+        details = json.loads(body).get("details") or {}
+    except (ValueError, AttributeError):
+        return False
+    return bool(details.get("kind") == "namespaces")
 
 
 def _rejection(obj_ref: str, error: ApiException) -> RejectedError | None:

@@ -76,5 +76,5 @@ class RejectedError(Exception):
 
 
 class NamespaceTerminatingError(Exception):
-    """The namespace is being deleted: nothing can be created in it any more, and
+    """The namespace is being deleted, or is gone: nothing can be created in it, and
     everything in it is going away, so there is nothing to restore or report."""
