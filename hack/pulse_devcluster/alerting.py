@@ -89,6 +89,39 @@ class Receiver:
         ]
 
 
+@dataclass
+class MeasuredService:
+    """A service an SLO measures: `pay_requests_total` by status code, grown at a steady
+    rate (requests per second), all good or all failing; serve its `exposition`."""
+
+    failing: bool = False
+    good: float = 0.0
+    bad: float = 0.0
+    rate: float = 10.0
+    last: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def exposition(self) -> bytes:
+        with self.lock:
+            now = time.monotonic()
+            grown = (now - self.last) * self.rate
+            self.last = now
+            if self.failing:
+                self.bad += grown
+            else:
+                self.good += grown
+            return (
+                "# TYPE pay_requests_total counter\n"
+                f'pay_requests_total{{code="200"}} {self.good:.3f}\n'
+                f'pay_requests_total{{code="500"}} {self.bad:.3f}\n'
+            ).encode()
+
+    def switch(self, *, failing: bool, rate: float) -> None:
+        self.exposition()  # book what grew before the switch
+        with self.lock:
+            self.failing, self.rate = failing, rate
+
+
 def api(port: int, path: str) -> Any:
     """A GET of a loopback HTTP API, as JSON."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:

@@ -35,6 +35,8 @@ EXAMPLE_DIRS = ("examples/collectors", "examples/slos")
 REAL_NODE_EXAMPLES = "examples/real-node"
 READY_TIMEOUT = "120s"
 MONITORING_NAMESPACE = "pulse-monitoring"
+LIVE_STATUS_SECONDS = 10
+"""How often the demo's operator asks the chain's Prometheus for the live status."""
 RECEIVER_PORT = 9090
 """Where examples/real-node's sink writes: a Prometheus on the pod network's gateway."""
 # Asked from inside the pod network: the demo collector's container fetches its sidecar's
@@ -163,7 +165,9 @@ def _pulse_rule_uids(cluster: LocalCluster) -> dict[str, str]:
     }
 
 
-def _alert_chain(cluster: LocalCluster, exits: contextlib.ExitStack, work: Path) -> None:
+def _alert_chain(
+    cluster: LocalCluster, exits: contextlib.ExitStack, work: Path, prometheus_port: int
+) -> None:
     """The real Prometheus Operator, a Prometheus selecting every rule and monitor, and an
     Alertmanager, run on the host from the files the operator generated; alerts reach a
     webhook receiver this process runs, and are printed as they arrive."""
@@ -172,7 +176,7 @@ def _alert_chain(cluster: LocalCluster, exits: contextlib.ExitStack, work: Path)
     exits.callback(operator.stop)
     cluster.kubectl("create", "namespace", MONITORING_NAMESPACE)
     receiver = Receiver(on_alert=_print_alert)
-    ports = Ports(free_port(), free_port(), exits.enter_context(serve(receiver.take)))
+    ports = Ports(free_port(), prometheus_port, exits.enter_context(serve(receiver.take)))
     create_monitoring_stack(cluster, MONITORING_NAMESPACE, ports, selects={})
     uids = _pulse_rule_uids(cluster)
     for _ in range(120):
@@ -194,6 +198,7 @@ def _alert_chain(cluster: LocalCluster, exits: contextlib.ExitStack, work: Path)
     )
     print("Whether a Prometheus selects each resource's rules, now that one exists:")
     print(cluster.kubectl("get", "pulse", "-A").stdout, flush=True)
+    _show_live_status(cluster)
     print(
         f"Alertmanager (http://127.0.0.1:{ports.alertmanager}) notifies the demo's webhook "
         "receiver; its notifications are printed below as they arrive. Expect CollectorDown "
@@ -202,12 +207,32 @@ def _alert_chain(cluster: LocalCluster, exits: contextlib.ExitStack, work: Path)
     )
 
 
+def _show_live_status(cluster: LocalCluster) -> None:
+    """The operator asks that Prometheus every LIVE_STATUS_SECONDS: once each SLO says
+    whether its rules are loaded there, show it (the examples' SLIs measure services the
+    demo does not run: DataPresent=False names the query that returns nothing)."""
+    present = '{.status.conditions[?(@.type=="DataPresent")].status}'
+    path = f"{{range .items[*]}}{{.metadata.name}}:{present} {{end}}"
+    for _ in range(4 * int(LIVE_STATUS_SECONDS)):
+        judged = cluster.kubectl("get", "slos", "-A", "-o", f"jsonpath={path}").stdout.split()
+        if judged and all(item.endswith((":True", ":False")) for item in judged):
+            break
+        time.sleep(0.5)
+    print("What that Prometheus says of each SLO (kubectl get slo -A -o wide):")
+    print(cluster.kubectl("get", "slo", "-A", "-o", "wide").stdout, flush=True)
+
+
 @contextlib.contextmanager
 def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterator[int]:
     """Runs the operator, applies the examples (those of examples/real-node too when a real
     node runs) and shows the result; yields the exit status (0 when every example is Ready)
     while the operator keeps running."""
-    operator = start_operator(cluster)
+    prometheus_port = free_port()  # the chain's Prometheus, which the operator asks
+    live = {
+        "PULSE_PROMETHEUS_URL": f"http://127.0.0.1:{prometheus_port}",
+        "PULSE_LIVE_STATUS_SECONDS": str(LIVE_STATUS_SECONDS),
+    }
+    operator = start_operator(cluster, env=live)
     receiver_dir = tempfile.TemporaryDirectory(prefix="pulse-demo-receiver-")
     receiver = _receiver(Path(receiver_dir.name)) if real_node else None
     exits = contextlib.ExitStack()
@@ -224,7 +249,7 @@ def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterato
         _show(cluster)
         if real_node is not None:
             _show_real_pods(cluster)
-        _alert_chain(cluster, exits, Path(receiver_dir.name) / "alert-chain")
+        _alert_chain(cluster, exits, Path(receiver_dir.name) / "alert-chain", prometheus_port)
         if waited.returncode == 0:
             print("Every example is Ready.", flush=True)
         else:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.processes import ManagedProcess, free_port
 
 
-def start_operator(cluster: LocalCluster, *args: str) -> ManagedProcess:
-    """Starts the venv's `pulse-operator run` with the cluster's kubeconfig; its log goes
-    beside the cluster's. The caller stops it."""
+def start_operator(
+    cluster: LocalCluster, *args: str, env: Mapping[str, str] | None = None
+) -> ManagedProcess:
+    """Starts the venv's `pulse-operator run` with the cluster's kubeconfig and `env`
+    added to this process's environment; its log goes beside the cluster's. The caller
+    stops it."""
     return ManagedProcess.start(
         "pulse-operator",
         [
@@ -22,5 +26,5 @@ def start_operator(cluster: LocalCluster, *args: str) -> ManagedProcess:
             *args,
         ],
         cluster.log_dir,
-        env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig)},
+        env={**os.environ, **(env or {}), "KUBECONFIG": str(cluster.kubeconfig)},
     )

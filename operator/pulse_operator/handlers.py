@@ -8,6 +8,7 @@ operator writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
@@ -23,9 +24,11 @@ from pulse_operator.api.crd import GROUP
 from pulse_operator.api.kinds import CHILD_KINDS, METRICS_COLLECTOR, RULE_READERS, Kind
 from pulse_operator.api.objects import MANAGED_BY_SELECTOR, Object
 from pulse_operator.metrics import OperatorMetrics
+from pulse_operator.promapi import Limits, PrometheusAPI, Snapshots
 from pulse_operator.reconcile.children import ChildEvent
 from pulse_operator.reconcile.collector import refresh_collector_status
 from pulse_operator.reconcile.fights import Corrections
+from pulse_operator.reconcile.live_status import write_live
 from pulse_operator.reconcile.owners import (
     OWNERS,
     ClaimedBy,
@@ -113,7 +116,19 @@ def build_registry(
     if not scoped:  # namespaced Roles cannot list Prometheus objects cluster-wide
         for reader_kind in RULE_READERS:
             _register_reader_watch(registry, wiring, reader_kind)
+    if settings.prometheus_url:
+        snapshots = Snapshots(PrometheusAPI(settings.prometheus_url, _limits(settings)))
+        for owner in OWNERS.values():
+            _register_live_status(registry, wiring, owner, snapshots)
     return registry
+
+
+def _limits(settings: OperatorSettings) -> Limits:
+    return Limits(
+        timeout_seconds=settings.prometheus_timeout_seconds,
+        max_bytes=settings.prometheus_max_bytes,
+        period_seconds=settings.live_status_seconds,
+    )
 
 
 def _kopf_configuration(pulse: OperatorSettings, scoped: bool) -> Callable[..., None]:
@@ -262,6 +277,36 @@ def _register_reader_watch(registry: kopf.OperatorRegistry, wiring: Wiring, kind
     kopf.on.event(
         kind.group, kind.version, kind.plural, registry=registry, id=f"readers-{kind.plural}"
     )(on_reader_event)
+
+
+def _register_live_status(
+    registry: kopf.OperatorRegistry, wiring: Wiring, owner: OwnerReconciler, snapshots: Snapshots
+) -> None:
+    """Every period, what the Prometheus says about each owner (Loaded, DataPresent, the
+    SLO's numbers). The snapshot is shared and awaited in kopf's loop; kopf's copy of the
+    owner decides whether anything moved, so a steady owner costs no API call at all,
+    and only one that moved is read again and written under its lock."""
+    kind = owner.kind
+
+    async def refresh_live(
+        body: kopf.Body, namespace: str | None, name: str, uid: str, **_: Any
+    ) -> None:
+        snapshot = await snapshots.current()
+        if owner.live(wiring.settings, body, snapshot) is None:
+            return
+
+        def work() -> None:
+            current = current_owner(wiring.kube, kind.kind, namespace or "", name, uid)
+            if current is not None and (document := owner.live(wiring.settings, current, snapshot)):
+                write_live(wiring.kube, current, document)
+
+        await asyncio.to_thread(wiring.locked, kind.kind, "live", uid, work)
+
+    period = wiring.settings.live_status_seconds
+    kopf.timer(
+        kind.group, kind.version, kind.plural, registry=registry, id=f"live-{kind.plural}",
+        interval=period, initial_delay=min(period, 30.0),
+    )(refresh_live)  # fmt: skip
 
 
 def _refresh(wiring: Wiring, owner: OwnerReconciler, namespace: str, name: str, uid: str) -> None:

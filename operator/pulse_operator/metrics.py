@@ -22,7 +22,8 @@ class OperatorMetrics:
             "pulse_operator_reconciles",
             "Reconciliations, by kind, trigger (spec: the resource changed; child: one of its "
             "children did; pods: its pods were re-read; prometheus: a Prometheus changed its "
-            "selectors) and result (ok, degraded, error).",
+            "selectors; live: what the Prometheus at PULSE_PROMETHEUS_URL says moved) and "
+            "result (ok, degraded, error).",
             ["kind", "trigger", "result"],
             registry=self.registry,
         )

@@ -81,6 +81,23 @@ class OperatorSettings:
     first read comes one period after they were reported: a collector that is Ready
     within that costs nothing."""
 
+    prometheus_url: str = ""
+    """A Prometheus HTTP API to ask whether Pulse's rules are loaded and what the SLOs'
+    numbers are (PULSE_PROMETHEUS_URL, e.g. http://prometheus-operated.monitoring:9090).
+    Empty: no Loaded or DataPresent condition and no live SLO numbers."""
+
+    live_status_seconds: float = 300.0
+    """Seconds between live status refreshes (PULSE_LIVE_STATUS_SECONDS): the Prometheus
+    is asked twice per period whatever the number of objects, and each object's status
+    is written at most once per period, only when a rounded number or a condition moved."""
+
+    prometheus_timeout_seconds: float = 10.0
+    """How long one request to the Prometheus may take (PULSE_PROMETHEUS_TIMEOUT_SECONDS)."""
+
+    prometheus_max_bytes: int = 16 * 2**20
+    """The largest answer read from the Prometheus (PULSE_PROMETHEUS_MAX_BYTES); a larger
+    one is dropped as it streams in, and the live status says so."""
+
     @property
     def http_pool_size(self) -> int:
         """Connections the API client keeps: two per worker thread, so a burst in which
@@ -97,7 +114,38 @@ class OperatorSettings:
         if not runbooks.startswith(("http://", "https://")):
             raise SettingsError(f"PULSE_RUNBOOK_BASE_URL must be an http(s) URL, not {runbooks!r}")
         labels = parse_selector_labels(env.get("PULSE_SELECTOR_LABELS", ""))
-        return cls(sidecar_image=image, runbook_base_url=runbooks, selector_labels=labels)
+        prometheus = env.get("PULSE_PROMETHEUS_URL", "").strip().rstrip("/")
+        if prometheus and not prometheus.startswith(("http://", "https://")):
+            raise SettingsError(f"PULSE_PROMETHEUS_URL must be an http(s) URL, not {prometheus!r}")
+        return cls(
+            sidecar_image=image,
+            runbook_base_url=runbooks,
+            selector_labels=labels,
+            prometheus_url=prometheus,
+            live_status_seconds=_positive(
+                env, "PULSE_LIVE_STATUS_SECONDS", cls.live_status_seconds
+            ),
+            prometheus_timeout_seconds=_positive(
+                env, "PULSE_PROMETHEUS_TIMEOUT_SECONDS", cls.prometheus_timeout_seconds
+            ),
+            prometheus_max_bytes=int(
+                _positive(env, "PULSE_PROMETHEUS_MAX_BYTES", cls.prometheus_max_bytes)
+            ),
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive number from the environment, or `default` when it is not set."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name} must be a positive number, not {text!r}")
+    return value
 
 
 def parse_selector_labels(text: str) -> dict[str, str]:

@@ -79,6 +79,58 @@ def changed(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bo
     return any(current.get(key) != value for key, value in desired.items())
 
 
+LIVE_CONDITIONS = ("Loaded", "DataPresent")
+"""The conditions only a Prometheus can tell, with the SLO's `live` numbers: the live
+refresh writes them, and every other status write carries them over as they are (one
+field manager owns the whole status, so a write that left them out would remove them)."""
+LIVE_FIELDS = ("live",)
+
+
+def keep_live(current: Mapping[str, Any] | None, document: Object) -> Object:
+    """`document` with the live conditions and numbers of the `current` status."""
+    current = current or {}
+    kept = [c for c in current.get("conditions", []) if c.get("type") in LIVE_CONDITIONS]
+    own = [c for c in document.get("conditions", []) if c.get("type") not in LIVE_CONDITIONS]
+    merged = {**document, "conditions": own + kept}
+    merged.update({key: current[key] for key in LIVE_FIELDS if key in current})
+    return merged
+
+
+def with_live(
+    observed: Observed,
+    model: type[ResourceStatus],
+    updates: Sequence[ConditionUpdate],
+    live: Object | None,
+) -> Object:
+    """The status as it stands, with its live conditions and numbers replaced: what the
+    live refresh writes (fields the model does not know are left out)."""
+    current = _known(observed.body.get("status"), model)
+    conditions = [c for c in current.get("conditions", []) if c.get("type") not in LIVE_CONDITIONS]
+    new = [c.model_dump(by_alias=True, exclude_none=True) for c in observed.conditions(updates)]
+    document = {k: v for k, v in current.items() if k not in LIVE_FIELDS}
+    document["conditions"] = conditions + new
+    if live:
+        document["live"] = live
+    return document
+
+
+def live_changed(
+    current: Mapping[str, Any] | None, document: Object, model: type[ResourceStatus]
+) -> bool:
+    """Whether writing `document` (from with_live) changes the status, removals included."""
+
+    def normal(status: Mapping[str, Any]) -> Object:
+        by_type = {c.get("type"): c for c in status.get("conditions", [])}
+        return {**status, "conditions": by_type}
+
+    return normal(_known(current, model)) != normal(document)
+
+
+def _known(status: Mapping[str, Any] | None, model: type[ResourceStatus]) -> Object:
+    names = {info.alias or name for name, info in model.model_fields.items()}
+    return {k: v for k, v in (status or {}).items() if k in names}
+
+
 def blocked(body: Mapping[str, Any]) -> bool:
     """Whether the status reports a failure of this generation that only a full
     reconciliation can clear (an invalid spec, a missing Secret, a refused child): a

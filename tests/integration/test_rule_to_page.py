@@ -10,15 +10,14 @@ measures is a counter endpoint the test serves and switches between healthy and 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import kubernetes
 import pytest
 from pulse_devcluster.alerting import (
+    MeasuredService,
     Ports,
     Receiver,
     create_monitoring_stack,
@@ -39,42 +38,9 @@ PAGE_BURN_RATE = 5.76
 REQUESTS_PER_SECOND = 10.0
 
 
-@dataclass
-class Service:
-    """The measured service: request counters by status code, grown at a steady rate,
-    all good or all failing."""
-
-    failing: bool = False
-    good: float = 0.0
-    bad: float = 0.0
-    rate: float = REQUESTS_PER_SECOND
-    last: float = field(default_factory=time.monotonic)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def exposition(self) -> bytes:
-        with self.lock:
-            now = time.monotonic()
-            grown = (now - self.last) * self.rate
-            self.last = now
-            if self.failing:
-                self.bad += grown
-            else:
-                self.good += grown
-            return (
-                "# TYPE pay_requests_total counter\n"
-                f'pay_requests_total{{code="200"}} {self.good:.3f}\n'
-                f'pay_requests_total{{code="500"}} {self.bad:.3f}\n'
-            ).encode()
-
-    def switch(self, *, failing: bool, rate: float) -> None:
-        self.exposition()  # book what grew before the switch
-        with self.lock:
-            self.failing, self.rate = failing, rate
-
-
 @pytest.fixture
-def service() -> Iterator[tuple[Service, int]]:
-    measured = Service()
+def service() -> Iterator[tuple[MeasuredService, int]]:
+    measured = MeasuredService(rate=REQUESTS_PER_SECOND)
     with serve(lambda _: measured.exposition()) as port:
         yield measured, port
 
@@ -131,7 +97,7 @@ def test_an_slo_burning_its_budget_pages_through_alertmanager_and_resolves(
     api_client: kubernetes.client.ApiClient,
     prometheus_operator: ManagedProcess,
     namespaces: tuple[str, str],
-    service: tuple[Service, int],
+    service: tuple[MeasuredService, int],
     receiver: tuple[Receiver, int],
     tmp_path: Path,
 ) -> None:

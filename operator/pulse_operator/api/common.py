@@ -139,14 +139,16 @@ class SecretKeyRef(ApiModel):
     )
 
 
-ConditionType = Literal["Ready", "Progressing", "Degraded", "Selected"]
+ConditionType = Literal["Ready", "Progressing", "Degraded", "Selected", "Loaded", "DataPresent"]
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 class Condition(ApiModel):
     """The Kubernetes condition convention (metav1.Condition)."""
 
-    type: ConditionType = Field(description="Ready, Progressing, Degraded or Selected.")
+    type: ConditionType = Field(
+        description="Ready, Progressing, Degraded, Selected, Loaded or DataPresent."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="A CamelCase word for programs: why the status is what it is.")
     message: str = Field(default="", description="What happened, for people.")
@@ -167,7 +169,8 @@ class ResourceStatus(ApiModel):
     )
     conditions: list[Condition] = Field(
         default_factory=list,
-        description="Ready, Progressing and Degraded, with reasons and messages.",
+        description="Ready, Progressing and Degraded; Selected, Loaded and DataPresent where "
+        "they apply (docs/status.md). With reasons and messages.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     children: list[str] = Field(

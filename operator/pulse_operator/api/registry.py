@@ -25,6 +25,12 @@ _SELECTED = PrinterColumn(
     description="Whether some Prometheus loads the rules (and the monitor): "
     "docs/prometheus-selection.md.",
 )
+_LOADED = PrinterColumn(
+    name="Loaded",
+    json_path='.status.conditions[?(@.type=="Loaded")].status',
+    description="Whether the operator's Prometheus evaluates the rules (PULSE_PROMETHEUS_URL).",
+    priority=1,
+)
 _AGE = PrinterColumn(name="Age", json_path=".metadata.creationTimestamp", type="date")
 
 COLLECTOR_NAME = NameRule(
@@ -64,6 +70,7 @@ METRICS_COLLECTOR = CrdSpec(
         ),
         _READY,
         _SELECTED,
+        _LOADED,
         _REASON,
         _AGE,
     ],
@@ -87,9 +94,25 @@ SLO = CrdSpec(
             description="Percent of good events or time promised.",
         ),
         PrinterColumn(name="Window", json_path=".spec.window", description="Rolling window."),
-        PrinterColumn(name="SLI", json_path=".status.sliKind", description="Kind of SLI."),
+        PrinterColumn(
+            name="SLI", json_path=".status.live.sliPercent", type="number",
+            description="The SLI over the window, in percent, from Prometheus.",
+        ),
+        PrinterColumn(
+            name="Budget", json_path=".status.live.errorBudgetRemainingPercent", type="number",
+            description="Error budget left over the window, in percent, from Prometheus.",
+        ),
         _READY,
         _SELECTED,
+        _LOADED,
+        PrinterColumn(
+            name="Data", json_path='.status.conditions[?(@.type=="DataPresent")].status',
+            description="Whether the SLI has series in Prometheus.", priority=1,
+        ),
+        PrinterColumn(
+            name="SLI Kind", json_path=".status.sliKind", description="Kind of SLI.",
+            priority=1,
+        ),
         _REASON,
         _AGE,
     ],

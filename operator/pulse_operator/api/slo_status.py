@@ -23,6 +23,31 @@ class BurnRateWindow(ApiModel):
     enabled: bool = Field(description="Whether alerting is switched on for this severity.")
 
 
+class SLOLive(ApiModel):
+    """The SLO's numbers as the operator's Prometheus computes them now (PULSE_PROMETHEUS_URL),
+    refreshed every period and rounded, so that steady numbers are not rewritten."""
+
+    sli_percent: float | None = Field(
+        default=None, description="The SLI over the whole window, in percent (3 decimals)."
+    )
+    error_budget_remaining_percent: float | None = Field(
+        default=None,
+        description="Error budget left over the window, in percent (1 decimal); below 0 "
+        "once it is spent.",
+    )
+    burn_rates: dict[str, float] = Field(
+        default_factory=dict,
+        description="Burn rate over each alert window (window -> rate, 2 decimals): 1 spends "
+        "exactly the budget in the SLO's window.",
+    )
+    budget_exhausted_at: str | None = Field(
+        default=None,
+        description="When the budget left runs out if the current (5m) burn rate holds, to "
+        "10 minutes; absent while that burn rate is 1 or less.",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
 class SLOStatus(ResourceStatus):
     """What the operator last generated for the SLO."""
 
@@ -33,4 +58,9 @@ class SLOStatus(ResourceStatus):
     burn_rate_windows: list[BurnRateWindow] = Field(
         default_factory=list,
         description="The multi-window, multi-burn-rate table the alerts use.",
+    )
+    live: SLOLive | None = Field(
+        default=None,
+        description="Budget, SLI and burn rates from Prometheus, while its SLI has data "
+        "(DataPresent=True); absent without PULSE_PROMETHEUS_URL.",
     )

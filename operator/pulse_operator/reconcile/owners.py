@@ -20,6 +20,7 @@ from pulse_operator.reconcile.collector import (
     reconcile_collector,
     refresh_collector_status,
 )
+from pulse_operator.reconcile.live_status import LiveUpdate, collector_live, slo_live
 from pulse_operator.reconcile.protocol import Kube
 from pulse_operator.reconcile.report import ChildChanged, FullReconcile, StatusRefresh
 from pulse_operator.reconcile.slo import reconcile_slo, refresh_slo_status, slo_child_changed
@@ -27,13 +28,15 @@ from pulse_operator.reconcile.slo import reconcile_slo, refresh_slo_status, slo_
 
 @dataclass(frozen=True)
 class OwnerReconciler:
-    """How one Pulse kind is reconciled: fully, when one of its children changes, and
-    when only the world around it moved (its status refreshed)."""
+    """How one Pulse kind is reconciled: fully, when one of its children changes, when
+    only the world around it moved (its status refreshed), and what a Prometheus says
+    about it (the live part of its status)."""
 
     kind: kinds.Kind
     full: FullReconcile
     child_changed: ChildChanged
     refresh: StatusRefresh
+    live: LiveUpdate
 
 
 OWNERS = {
@@ -44,8 +47,9 @@ OWNERS = {
             reconcile_collector,
             collector_child_changed,
             refresh_collector_status,
+            collector_live,
         ),
-        OwnerReconciler(kinds.SLO, reconcile_slo, slo_child_changed, refresh_slo_status),
+        OwnerReconciler(kinds.SLO, reconcile_slo, slo_child_changed, refresh_slo_status, slo_live),
     )
 }
 

@@ -99,7 +99,7 @@ def observe(body: Mapping[str, Any]) -> status.Observed:
 
 def write_status(kube: Kube, body: Mapping[str, Any], desired: ResourceStatus) -> bool:
     """Applies the status only when it differs from what the object already says."""
-    document = status.document(desired)
+    document = status.keep_live(body.get("status"), status.document(desired))
     if not status.changed(body.get("status"), document):
         return False
     meta = body["metadata"]

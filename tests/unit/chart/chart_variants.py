@@ -18,6 +18,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "metrics": {
         "selectorLabels": {"release": "kube-prometheus-stack"},
+        "prometheus": {"url": "http://prometheus-operated.monitoring:9090", "refreshSeconds": 120},
         "metrics": {
             "enabled": True,
             "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},

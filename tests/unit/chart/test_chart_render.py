@@ -130,6 +130,15 @@ def test_selector_labels_reach_the_operator_as_one_variable_it_parses() -> None:
     assert "PULSE_SELECTOR_LABELS" not in default
 
 
+def test_the_prometheus_to_ask_reaches_the_operator_only_when_set() -> None:
+    env = {e["name"]: e.get("value") for e in _container(_render("metrics"))["env"]}
+    settings = OperatorSettings.from_env(env)
+    assert settings.prometheus_url == "http://prometheus-operated.monitoring:9090"
+    assert settings.live_status_seconds == 120
+    default = {e["name"] for e in _container(_render("default"))["env"]}
+    assert not default & {"PULSE_PROMETHEUS_URL", "PULSE_LIVE_STATUS_SECONDS"}
+
+
 def test_a_digest_pins_both_images() -> None:
     container = _container(_render("pinned-images"))
     assert container["image"] == f"acme/pulse-operator:0.1.0@{DIGEST}"
