@@ -2,7 +2,7 @@
 
 Both kinds' errors, and the sidecar's, are located the same way
 (`pulse_sidecar.config.paths`): pydantic's location of an error is walked through the
-model, so it reads as the path in the user's YAML (`spec.ruleLabels[Team]`,
+model, so it reads as the path in the user's YAML (`spec.selectorLabels[Team]`,
 `spec.sinks[0].remoteWrite.url`), whatever names pydantic inserts on the way.
 """
 

@@ -74,8 +74,8 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     collector = scene.collector()
     spec = collector["spec"]
     spec["circuitBreaker"] = {"failureThreshold": 2, "openSeconds": 5, "maxOpenSeconds": 10}
-    spec["monitor"] = {**spec["monitor"], "labels": RELEASE, "interval": f"{SCRAPE_SECONDS}s"}
-    spec["alerting"] = {"ruleLabels": RELEASE}
+    spec["monitor"] = {**spec["monitor"], "interval": f"{SCRAPE_SECONDS}s"}
+    spec["selectorLabels"] = RELEASE
     scene.apply(collector)
     pod = scene.ready_pod()
     uid = eventually(lambda: _rule_uid(scene, "demo-alerts"), what="the collector's rule")

@@ -59,9 +59,8 @@ def _largest_collector() -> dict[str, Any]:
         "alerting": {
             "labels": {f"l{i}": TEMPLATE.ljust(MAX_ALERT_LABEL_VALUE, "x")
                        for i in range(MAX_ENTRIES)},
-            "ruleLabels": {f"team.example.com/r{i}": "v" * 63 for i in range(MAX_ENTRIES)},
         },
-        "monitor": {"labels": {f"m{i}": "v" * 63 for i in range(MAX_ENTRIES)}},
+        "selectorLabels": {f"team.example.com/r{i}": "v" * 63 for i in range(MAX_ENTRIES)},
     }  # fmt: skip
 
 
@@ -79,7 +78,7 @@ def _largest_slo() -> dict[str, Any]:
             "annotations": {f"a{i}": "{{ $value | humanizePercentage }}".ljust(
                 MAX_ANNOTATION_VALUE, "x") for i in range(MAX_ENTRIES)},
         },
-        "ruleLabels": {f"r{i}": "v" * 63 for i in range(MAX_ENTRIES)},
+        "selectorLabels": {f"r{i}": "v" * 63 for i in range(MAX_ENTRIES)},
     }  # fmt: skip
 
 

@@ -137,8 +137,8 @@ def test_prometheus_operator_loads_exactly_the_rules_selected_says(
         for document in yaml.safe_load_all(path.read_text()):
             scene.create(examples, document)
             owners += document["kind"] in ("SLO", "MetricsCollector")
-    scene.slo(team, "labelled", ruleLabels={"release": "kube-prometheus-stack"})
-    scene.slo(other, "labelled", ruleLabels={"release": "kube-prometheus-stack"})
+    scene.slo(team, "labelled", selectorLabels={"release": "kube-prometheus-stack"})
+    scene.slo(other, "labelled", selectorLabels={"release": "kube-prometheus-stack"})
     scene.slo(other, "stray")
     readers = [(monitoring, "kps"), (monitoring, "examples"), (team, "own")]
 

@@ -72,7 +72,7 @@ def _slo(api_client: kubernetes.client.ApiClient, namespace: str) -> str:
         {"apiVersion": "pulse.dev/v1alpha1", "kind": "SLO", "metadata": {"name": "pay"},
          "spec": {
              "service": "pay", "objective": OBJECTIVE, "window": "1d",
-             "ruleLabels": {"release": "kube-prometheus-stack"},
+             "selectorLabels": {"release": "kube-prometheus-stack"},
              "sli": {"ratio": {
                  "errorQuery": 'sum(rate(pay_requests_total{job="pay",code="500"}[{{.window}}]))',
                  "totalQuery": 'sum(rate(pay_requests_total{job="pay"}[{{.window}}]))',

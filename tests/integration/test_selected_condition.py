@@ -57,7 +57,7 @@ def _selected(slos: Slos, name: str, status: str) -> bool:
 def test_kube_prometheus_stack_selects_the_labelled_slo_and_says_why_not_the_other(
     slos: Slos, prometheus: str, namespace: str
 ) -> None:
-    slos.create("labelled", {**RATIO_SPEC, "ruleLabels": {"release": release(namespace)}})
+    slos.create("labelled", {**RATIO_SPEC, "selectorLabels": {"release": release(namespace)}})
     slos.create("unlabelled", RATIO_SPEC)
     eventually(lambda: _selected(slos, "labelled", "True"), what="labelled: Selected=True")
     eventually(lambda: _selected(slos, "unlabelled", "False"), what="unlabelled: Selected=False")
@@ -82,7 +82,7 @@ def test_a_changed_selector_is_judged_again_and_status_updates_cost_no_write(
     cluster: LocalCluster,
 ) -> None:
     custom = kubernetes.client.CustomObjectsApi(api_client)
-    slos.create("followed", {**RATIO_SPEC, "ruleLabels": {"release": release(namespace)}})
+    slos.create("followed", {**RATIO_SPEC, "selectorLabels": {"release": release(namespace)}})
     eventually(lambda: _selected(slos, "followed", "True"), what="Selected=True")
     time.sleep(3)  # the last status write and the audit batch land
 

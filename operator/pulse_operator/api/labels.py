@@ -86,6 +86,13 @@ KubernetesLabels = Annotated[
 """Labels of a Kubernetes object, or node labels to select."""
 ObjectLabels = Annotated[KubernetesLabels, NO_PULSE_KEYS]
 """Labels a user adds to an object Pulse creates, whose app.kubernetes.io/ keys are Pulse's."""
+SELECTOR_LABELS_DESCRIPTION = (
+    "Labels on every PrometheusRule, ServiceMonitor and PodMonitor this resource creates, "
+    "which a Prometheus's ruleSelector and monitor selectors pick by (e.g. release: "
+    "kube-prometheus-stack); over the operator-wide selectorLabels of the chart. The "
+    "Selected condition says whether a Prometheus selects them."
+)
+"""The one description of `spec.selectorLabels`, the same field in both kinds."""
 AlertLabels = Annotated[
     dict[str, Annotated[str, Field(max_length=MAX_ALERT_LABEL_VALUE)]],
     Field(max_length=MAX_ENTRIES),

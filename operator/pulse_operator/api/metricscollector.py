@@ -29,7 +29,13 @@ from pulse_operator.api.container import (
     SidecarResources,
     Toleration,
 )
-from pulse_operator.api.labels import AlertLabels, KubernetesLabels, ObjectLabels, reserved
+from pulse_operator.api.labels import (
+    SELECTOR_LABELS_DESCRIPTION,
+    AlertLabels,
+    KubernetesLabels,
+    ObjectLabels,
+    reserved,
+)
 from pulse_operator.api.rules import Rule
 from pulse_sidecar.config import METRIC_NAME_PATTERN
 
@@ -343,11 +349,6 @@ class AlertingSpec(ApiModel):
         description="Labels added to every alert (e.g. team, routing); Go templates as in "
         f"Prometheus. Must not set {', '.join(COLLECTOR_ALERT_LABELS)}.",
     )
-    rule_labels: ObjectLabels = Field(
-        default_factory=dict,
-        description="Labels on the PrometheusRule itself, for Prometheus' ruleSelector "
-        "(e.g. release: kube-prometheus-stack).",
-    )
 
 
 class MonitorSpec(ApiModel):
@@ -357,11 +358,6 @@ class MonitorSpec(ApiModel):
         default="ServiceMonitor", description="ServiceMonitor, PodMonitor, or None for neither."
     )
     interval: Duration = Field(default="30s", description="Scrape interval.")
-    labels: ObjectLabels = Field(
-        default_factory=dict,
-        description="Labels on the monitor, for Prometheus' serviceMonitorSelector or "
-        "podMonitorSelector.",
-    )
 
 
 class AutoscalingSpec(ApiModel):
@@ -432,6 +428,9 @@ class MetricsCollectorSpec(ApiModel):
     )
     monitor: MonitorSpec = Field(
         default_factory=MonitorSpec, description="ServiceMonitor or PodMonitor for Prometheus."
+    )
+    selector_labels: ObjectLabels = Field(
+        default_factory=dict, description=SELECTOR_LABELS_DESCRIPTION
     )
 
     @model_validator(mode="after")

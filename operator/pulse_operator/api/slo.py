@@ -14,7 +14,13 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from pulse_operator.api.common import ApiModel, cel
-from pulse_operator.api.labels import AlertAnnotations, AlertLabels, ObjectLabels, reserved
+from pulse_operator.api.labels import (
+    SELECTOR_LABELS_DESCRIPTION,
+    AlertAnnotations,
+    AlertLabels,
+    ObjectLabels,
+    reserved,
+)
 from pulse_operator.api.rules import Rule
 
 WINDOW_PLACEHOLDER = r"\{\{ *\.window *\}\}"
@@ -285,12 +291,8 @@ class SLOSpec(ApiModel):
         default_factory=Alerting,
         description="Which burn-rate alerts to create, and their extra labels and annotations.",
     )
-    rule_labels: ObjectLabels = Field(
-        default_factory=dict,
-        description=(
-            "Labels for the generated PrometheusRule, so that a Prometheus ruleSelector picks "
-            "it up, e.g. prometheus: main."
-        ),
+    selector_labels: ObjectLabels = Field(
+        default_factory=dict, description=SELECTOR_LABELS_DESCRIPTION
     )
 
     @property

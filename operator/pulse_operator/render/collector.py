@@ -218,7 +218,7 @@ def render_monitor(
             owner,
             COLLECTOR_COMPONENT,
             owner.name,
-            extra_labels={**settings.selector_labels, **monitor.labels},
+            extra_labels={**settings.selector_labels, **spec.selector_labels},
         ),
         "spec": {
             "selector": {"matchLabels": selector_labels(owner, COLLECTOR_COMPONENT)},

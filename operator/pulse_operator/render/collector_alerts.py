@@ -151,7 +151,7 @@ def collector_rule(
             owner,
             COLLECTOR_COMPONENT,
             f"{owner.name}-alerts",
-            extra_labels={**settings.selector_labels, **spec.alerting.rule_labels},
+            extra_labels={**settings.selector_labels, **spec.selector_labels},
         ),
         "spec": {
             "groups": [

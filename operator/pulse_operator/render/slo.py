@@ -28,7 +28,7 @@ def render_slo(owner: Owner, spec: SLOSpec, settings: OperatorSettings) -> list[
                 owner,
                 SLO_COMPONENT,
                 rule_name(owner.name),
-                extra_labels={**settings.selector_labels, **spec.rule_labels},
+                extra_labels={**settings.selector_labels, **spec.selector_labels},
             ),
             "spec": render_slo_rules(owner.name, owner.namespace, spec, settings.runbook_base_url),
         }

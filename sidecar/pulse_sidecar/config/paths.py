@@ -4,7 +4,7 @@ One walk for every model users write: the sidecar's configuration file here, and
 operator the MetricsCollector and SLO specs (the operator may import this package only).
 pydantic's location of an error holds field names or aliases, list indexes, map keys, and
 names of its own (the member of a union it tried); walking the model tells them apart, so
-the path reads as the user wrote it: `sinks[0].url`, `spec.ruleLabels[Team]`.
+the path reads as the user wrote it: `sinks[0].url`, `spec.selectorLabels[Team]`.
 """
 
 from __future__ import annotations

@@ -46,8 +46,7 @@ def selected(obj: Object) -> dict[str, Any]:
 
 def labelled_spec() -> dict[str, Any]:
     labelled = copy.deepcopy(SPEC)
-    labelled["monitor"] = {"labels": {"release": "kps"}}
-    labelled["alerting"] = {"ruleLabels": {"release": "kps"}}
+    labelled["selectorLabels"] = {"release": "kps"}
     return labelled
 
 
@@ -102,7 +101,7 @@ def test_a_collector_with_nothing_to_select_has_no_selected_condition(kube: Fake
 
 def test_a_new_prometheus_is_seen_by_a_refresh_which_then_writes_nothing(kube: FakeKube) -> None:
     slo_spec = spec()
-    slo_spec["ruleLabels"] = {"release": "kps"}
+    slo_spec["selectorLabels"] = {"release": "kps"}
     reconcile_slo(kube, SETTINGS, slo(kube, slo_spec), prune=False)
     body = kube.get("SLO", NS, "api")
     assert body is not None

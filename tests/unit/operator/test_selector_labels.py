@@ -50,7 +50,10 @@ def test_every_rule_and_monitor_of_both_kinds_carries_them_under_the_resources_o
 
 def test_the_resources_own_label_wins() -> None:
     owner = Owner("SLO", "api", "shop", "uid-2")
-    spec = {**_spec(EXAMPLES / "slos" / "automation-success.yaml"), "ruleLabels": {"team": "db"}}
+    spec = {
+        **_spec(EXAMPLES / "slos" / "automation-success.yaml"),
+        "selectorLabels": {"team": "db"},
+    }
     _, rules = parse_and_render_slo(owner, spec, KPS)
     assert _labels(rules, "PrometheusRule")["team"] == "db"
 

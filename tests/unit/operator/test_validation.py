@@ -30,11 +30,11 @@ def paths(model: type[Any], raw: dict[str, Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("model", "raw", "expected"),
     [
-        (SLOSpec, {**SLO, "ruleLabels": {"Team": "bad value!"}}, ["spec.ruleLabels[Team]"]),
+        (SLOSpec, {**SLO, "selectorLabels": {"Team": "bad value!"}}, ["spec.selectorLabels[Team]"]),
         (SLOSpec, {**SLO, "alerting": {"annotations": {"x": 1}}}, ["spec.alerting.annotations[x]"]),
         (SLOSpec, {**SLO, "sli": {"latency": {"metric": "h"}}}, ["spec.sli.latency.threshold"]),
-        (MetricsCollectorSpec, {**COLLECTOR, "monitor": {"labels": {"Tier": 1}}},
-         ["spec.monitor.labels[Tier]"]),
+        (MetricsCollectorSpec, {**COLLECTOR, "selectorLabels": {"Tier": 1}},
+         ["spec.selectorLabels[Tier]"]),
         (MetricsCollectorSpec,
          {"collector": {"image": "a:1", "ports": [{"name": "web", "containerPort": "x"}]}},
          ["spec.collector.ports[0].containerPort"]),

@@ -49,10 +49,10 @@ def test_a_minimal_ratio_slo_gets_a_30_day_window_and_both_kinds_of_alert() -> N
 
 
 def test_fields_are_camel_case_in_yaml_and_snake_case_in_python() -> None:
-    spec = slo.SLOSpec.model_validate(with_changes(ruleLabels={"prometheus": "main"}))
-    assert spec.rule_labels == {"prometheus": "main"}
+    spec = slo.SLOSpec.model_validate(with_changes(selectorLabels={"prometheus": "main"}))
+    assert spec.selector_labels == {"prometheus": "main"}
     dumped = spec.model_dump(by_alias=True, exclude_none=True)
-    assert dumped["ruleLabels"] == {"prometheus": "main"}
+    assert dumped["selectorLabels"] == {"prometheus": "main"}
     assert "errorQuery" in dumped["sli"]["ratio"]
     assert slo.SLOSpec.model_validate(spec.model_dump()) == spec
 
@@ -112,8 +112,10 @@ def _cel_messages(node: Any) -> list[str]:
         pytest.param({"sli__ratio__errorQuery": ...}, id="bad or good events"),
         pytest.param({"alerting": {"labels": {"slo": "x"}}}, id="reserved labels"),
         pytest.param({"alerting": {"labels": {"team-name": "x"}}}, id="alert label names"),
-        pytest.param({"ruleLabels": {"app.kubernetes.io/part-of": "x"}}, id="own rule labels"),
-        pytest.param({"ruleLabels": {"-bad": "x"}}, id="rule label keys"),
+        pytest.param(
+            {"selectorLabels": {"app.kubernetes.io/part-of": "x"}}, id="own selector labels"
+        ),
+        pytest.param({"selectorLabels": {"-bad": "x"}}, id="selector label keys"),
     ],
 )
 def test_a_rule_gives_the_same_message_at_admission_and_offline(changes: dict[str, Any]) -> None:
