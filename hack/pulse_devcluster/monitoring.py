@@ -14,7 +14,7 @@ import gzip
 import json
 import ssl
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,13 @@ RELOADER_IMAGE = "prometheus-config-reloader:v0.85.0"
 (KWOK nodes run no containers)."""
 
 
-def start_prometheus_operator(cluster: LocalCluster) -> ManagedProcess:
+def start_prometheus_operator(
+    cluster: LocalCluster, feature_gates: Sequence[str] = ()
+) -> ManagedProcess:
     """Starts `make tools`'s prometheus-operator with the cluster admin's certificate,
-    watching every namespace; its log goes beside the cluster's. The caller stops it."""
+    watching every namespace, with `feature_gates` on; its log goes beside the cluster's.
+    The caller stops it (with StatusForConfigurationResources on, only after the
+    Prometheus objects are gone: it puts a finalizer of its own on each)."""
     assert cluster.pki is not None, "the cluster is not running"
     pki = cluster.pki
     return ManagedProcess.start(
@@ -45,6 +49,7 @@ def start_prometheus_operator(cluster: LocalCluster) -> ManagedProcess:
             f"--web.listen-address=127.0.0.1:{free_port()}",
             f"--prometheus-config-reloader={RELOADER_IMAGE}",
             "--log-format=json",
+            *(f"--feature-gates={gate}=true" for gate in feature_gates),
         ],
         cluster.log_dir,
     )

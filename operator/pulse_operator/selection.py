@@ -241,6 +241,26 @@ class Selection:
     message: str
 
 
+BINDING_KINDS = {"prometheuses": "Prometheus", "thanosrulers": "ThanosRuler"}
+"""The readers a `status.bindings` entry names, by resource."""
+
+
+def refusals(child: Mapping[str, Any]) -> dict[str, str]:
+    """Reader -> why, for each reader whose binding in the child's `status.bindings` says
+    Accepted=False: it selects the child but would not load it (an invalid endpoint, a
+    missing Secret). Prometheus Operator writes bindings on ServiceMonitors since v0.85,
+    behind its StatusForConfigurationResources gate, and only ever adds them (a reader
+    that stops selecting keeps its binding), so they can only veto a reader's selection."""
+    found = {}
+    for binding in (child.get("status") or {}).get("bindings") or []:
+        kind = BINDING_KINDS.get(binding.get("resource", ""))
+        for condition in binding.get("conditions") or []:
+            if kind and condition.get("type") == "Accepted" and condition.get("status") == "False":
+                reader = f"{kind} {binding.get('namespace')}/{binding.get('name')}"
+                found[reader] = f"{condition.get('reason')}: {condition.get('message')}"
+    return found
+
+
 def unknown(reason: str, message: str) -> Selection:
     return Selection("Unknown", reason, message)
 
@@ -253,9 +273,11 @@ def select(
     children: Sequence[Mapping[str, Any]],
     readers: Sequence[Mapping[str, Any]],
     namespace_labels: NamespaceLabels,
+    live: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Selection | None:
     """Whether every selectable child is loaded by at least one reader. None when the
-    owner has nothing a Prometheus selects (no rules, no monitor)."""
+    owner has nothing a Prometheus selects (no rules, no monitor). `live`: the children
+    as stored (Kind/name -> object), whose status may say a reader refused one."""
     wanted = [Child.of(c) for c in children if c.get("kind") in SELECTABLE_KINDS]
     if not wanted:
         return None
@@ -271,7 +293,16 @@ def select(
             for reader in parsed
             if (verdict := judge(reader, child, namespace_labels)) is not None
         ]
-        by = [reader.ref for reader, verdict in verdicts if verdict.selected]
+        refused = refusals((live or {}).get(child.ref) or {})
+        selecting = [reader.ref for reader, verdict in verdicts if verdict.selected]
+        by = [reader for reader in selecting if reader not in refused]
+        if selecting and not by:
+            reader = selecting[0]
+            message = (
+                f"{child.ref} is selected by {reader}, which Prometheus Operator did not "
+                f"let load it: {refused[reader]}"
+            )
+            return Selection("False", "NotAccepted", message)
         if by:
             named = ", ".join(by[:MAX_NAMED]) + (f" and {len(by) - MAX_NAMED} more" if
                                                    len(by) > MAX_NAMED else "")  # fmt: skip

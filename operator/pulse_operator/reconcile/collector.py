@@ -64,7 +64,7 @@ def reconcile_collector(
         applied.skipped,
         deployment,
         pods,
-        selection=selected(kube, children, applied.skipped),
+        selection=selected(kube, children, applied.skipped, applied.live),
     )
     return reported(kube, body, desired, applied)
 
@@ -81,12 +81,16 @@ def collector_child_changed(
         return None  # the owner's own handler has reported it; the children stay as they are
     corrected = kids.correct_drift(kube, children, event, settings.field_manager)
     child = event.child
-    if child["kind"] != "Deployment" and corrected == kids.Corrected():
+    # the Deployment's status says Ready; a ServiceMonitor's, when Prometheus Operator
+    # writes its bindings there, whether a Prometheus accepted it (Selected)
+    bound = child["kind"] == "ServiceMonitor" and (child.get("status") or {}).get("bindings")
+    watched = (child["kind"] == "Deployment" or bool(bound)) and not event.deleted
+    if not watched and corrected == kids.Corrected():
         return None
     # kopf hands over the latest event of an object, so an unchanged Deployment's own
     # event is as new as a read; one just restored or deleted is read again
-    as_seen = child["kind"] == "Deployment" and not (event.deleted or corrected.restored)
-    seen = child if as_seen else None
+    as_seen = not (event.deleted or corrected.restored)
+    seen = {ref(child): child} if as_seen else {}
     _refresh_status(kube, body, owner, spec, children, event.corrections, seen)
     return corrected_outcome(corrected)
 
@@ -113,10 +117,13 @@ def _refresh_status(
     spec: MetricsCollectorSpec,
     children: list[Object],
     corrections: Corrections,
-    deployment: Object | None = None,
+    seen: Mapping[str, Object] | None = None,
 ) -> None:
+    """`seen`: children as an event just showed them (Kind/name -> object), not read again."""
     if status.blocked(body):
         return  # the failure stays reported until a full reconciliation clears it
+    seen = seen or {}
+    deployment = seen.get(f"Deployment/{owner.name}")
     if deployment is None:
         deployment = kube.get("Deployment", owner.namespace, owner.name)
     pods = _pods_if_unready(kube, owner, deployment)
@@ -130,7 +137,7 @@ def _refresh_status(
         deployment,
         pods,
         [fight.message for fight in fights],
-        selected(kube, children, skipped),
+        selected(kube, children, skipped, seen),
     )
     write_status(kube, body, desired)
 

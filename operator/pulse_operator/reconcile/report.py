@@ -68,11 +68,16 @@ class StatusRefresh(Protocol):
 
 
 def selected(
-    kube: Kube, children: Sequence[Object], skipped: Sequence[str]
+    kube: Kube,
+    children: Sequence[Object],
+    skipped: Sequence[str],
+    live: Mapping[str, Object] | None = None,
 ) -> selection.Selection | None:
     """Whether some Prometheus loads the owner's rules and monitor (the Selected
     condition); None when it has none. Unknown when Prometheus Operator's CRDs are
-    missing (nothing was applied to be loaded) or its objects may not be read."""
+    missing (nothing was applied to be loaded) or its objects may not be read. `live`:
+    children as stored, by Kind/name; a ServiceMonitor not in it is read, for the
+    bindings Prometheus Operator writes in its status."""
     wanted = [c for c in children if c["kind"] in selection.SELECTABLE_KINDS]
     if not wanted:
         return None
@@ -88,7 +93,12 @@ def selected(
             "the operator may not list Prometheus and ThanosRuler objects cluster-wide "
             "(grant list and watch on prometheuses and thanosrulers to know)",
         )
-    return selection.select(wanted, readers, functools.cache(kube.namespace_labels))
+    stored = dict(live or {})
+    for child in wanted:
+        if child["kind"] == "ServiceMonitor" and ref(child) not in stored:
+            meta = child["metadata"]
+            stored[ref(child)] = kube.get(child["kind"], meta["namespace"], meta["name"]) or {}
+    return selection.select(wanted, readers, functools.cache(kube.namespace_labels), stored)
 
 
 def observe(body: Mapping[str, Any]) -> status.Observed:

@@ -48,7 +48,7 @@ def reconcile_slo(
         spec,
         children[0],
         served=not applied.skipped,
-        selection=selected(kube, children, applied.skipped),
+        selection=selected(kube, children, applied.skipped, applied.live),
     )
     return reported(kube, body, desired, applied)
 

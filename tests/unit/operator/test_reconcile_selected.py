@@ -11,7 +11,12 @@ from tests.unit.operator.test_reconcile_collector import NS, SETTINGS, SPEC, col
 from tests.unit.operator.test_reconcile_slo import slo, spec
 
 from pulse_operator.api.objects import Object
-from pulse_operator.reconcile.collector import reconcile_collector, refresh_collector_status
+from pulse_operator.reconcile.children import ChildEvent
+from pulse_operator.reconcile.collector import (
+    collector_child_changed,
+    reconcile_collector,
+    refresh_collector_status,
+)
 from pulse_operator.reconcile.fights import Corrections
 from pulse_operator.reconcile.slo import reconcile_slo, refresh_slo_status
 
@@ -128,3 +133,27 @@ def test_a_collector_refresh_follows_a_changed_selector(kube: FakeKube) -> None:
     condition = selected(current(kube))
     assert (condition["status"], condition["reason"]) == ("False", "NotSelected")
     assert "release=new" in condition["message"]
+
+
+def test_prometheus_operator_refusing_the_monitor_turns_selected_false_at_its_event(
+    kube: FakeKube,
+) -> None:
+    kube_prometheus_stack(kube)
+    reconcile_collector(kube, SETTINGS, collector(kube, labelled_spec()), prune=False)
+    refused = {"type": "Accepted", "status": "False", "reason": "InvalidConfiguration",
+               "message": "endpoints[0]: basicAuth: secret not found"}  # fmt: skip
+    binding = {"group": "monitoring.coreos.com", "resource": "prometheuses",
+               "namespace": "monitoring", "name": "k8s", "conditions": [refused]}  # fmt: skip
+    kube.set_status("ServiceMonitor", NS, "checkout", {"bindings": [binding]})
+    monitor = kube.get("ServiceMonitor", NS, "checkout")
+    assert monitor is not None
+    event = ChildEvent(monitor, False, Corrections())
+    collector_child_changed(kube, SETTINGS, current(kube), event)
+    condition = selected(current(kube))
+    assert (condition["status"], condition["reason"]) == ("False", "NotAccepted")
+    assert condition["message"].endswith(
+        "InvalidConfiguration: endpoints[0]: basicAuth: secret not found"
+    )
+    # a full reconciliation reads the same from the stored monitor
+    reconcile_collector(kube, SETTINGS, current(kube))
+    assert selected(current(kube))["reason"] == "NotAccepted"

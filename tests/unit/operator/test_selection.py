@@ -198,3 +198,57 @@ def test_only_a_reader_that_comes_goes_or_changes_its_selectors_is_news() -> Non
     assert changes.news("ADDED", other)
     assert changes.news("DELETED", other)
     assert not changes.news("DELETED", other)
+
+
+def bound(monitor: dict[str, Any], *bindings: tuple[str, str, str, str]) -> dict[str, Any]:
+    """The monitor as stored, with Prometheus Operator's status.bindings: (resource,
+    namespace, name, Accepted status) each, shaped as v0.85 writes them."""
+    entries = [
+        {"group": "monitoring.coreos.com", "resource": resource, "namespace": namespace,
+         "name": name,
+         "conditions": [{"type": "Accepted", "status": accepted,
+                         "reason": "InvalidConfiguration" if accepted == "False" else "",
+                         "message": "endpoints[0]: tlsConfig: secret not found",
+                         "lastTransitionTime": "2026-12-02T15:00:00Z", "observedGeneration": 1}]}
+        for resource, namespace, name, accepted in bindings
+    ]  # fmt: skip
+    return {**monitor, "status": {"bindings": entries}}
+
+
+def test_a_selecting_prometheus_that_refused_the_monitor_is_not_accepted() -> None:
+    monitor = child("ServiceMonitor", "checkout", release="kube-prometheus-stack")
+    stored = bound(monitor, ("prometheuses", "monitoring", "k8s", "False"))
+    result = select(
+        [monitor], [kube_prometheus_stack()], no_namespaces, {"ServiceMonitor/checkout": stored}
+    )
+    assert result is not None
+    assert (result.status, result.reason) == ("False", "NotAccepted")
+    assert result.message == (
+        "ServiceMonitor/checkout is selected by Prometheus monitoring/k8s, which Prometheus "
+        "Operator did not let load it: InvalidConfiguration: endpoints[0]: tlsConfig: "
+        "secret not found"
+    )
+
+
+def test_a_binding_counts_only_for_a_reader_that_selects_and_another_reader_still_does() -> None:
+    monitor = child("ServiceMonitor", "checkout", release="kube-prometheus-stack")
+    other = prometheus(name="other", serviceMonitorSelector={}, serviceMonitorNamespaceSelector={})
+    # a binding left behind by a Prometheus that no longer selects the monitor, and an
+    # accepted one: neither changes the verdict; a refusal by one of two readers leaves the other
+    stored = bound(
+        monitor,
+        ("prometheuses", "monitoring", "gone", "False"),
+        ("prometheuses", "monitoring", "other", "True"),
+        ("prometheuses", "monitoring", "k8s", "False"),
+    )
+    result = select(
+        [monitor],
+        [kube_prometheus_stack(), other],
+        no_namespaces,
+        {"ServiceMonitor/checkout": stored},
+    )
+    assert result is not None
+    assert (result.status, result.message) == (
+        "True",
+        "ServiceMonitor/checkout by Prometheus monitoring/other",
+    )
