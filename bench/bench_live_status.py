@@ -32,8 +32,8 @@ from urllib.parse import parse_qs, urlparse
 
 import kubernetes
 from pulse_devcluster import paths
-from pulse_devcluster.alerting import serve
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.operator import start_operator
 
 NAMESPACE = "bench"

@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,42 +24,10 @@ from pulse_devcluster.monitoring import (
     start_host_alertmanager,
     start_host_prometheus,
 )
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.processes import ManagedProcess
 
 RELEASE = {"release": "kube-prometheus-stack"}
 """The label kube-prometheus-stack's Prometheus selects rules and monitors by."""
-
-
-@contextmanager
-def serve(
-    handle: Callable[[BaseHTTPRequestHandler], bytes], host: str = "127.0.0.1"
-) -> Iterator[int]:
-    """An HTTP server on a free port, answering GET and POST with `handle(request)`."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self._answer()
-
-        def do_POST(self) -> None:
-            self._answer()
-
-        def _answer(self) -> None:
-            body = handle(self)
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer((host, free_port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield int(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass
@@ -87,6 +55,10 @@ class Receiver:
             if alert["status"] == status
             and all(alert["labels"].get(k) == v for k, v in labels.items())
         ]
+
+    def resolved(self, alert: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The resolved notifications of this firing alert (the same fingerprint)."""
+        return [a for a in self.alerts("resolved") if a["fingerprint"] == alert["fingerprint"]]
 
 
 @dataclass

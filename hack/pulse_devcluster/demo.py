@@ -19,9 +19,9 @@ from pulse_devcluster.alerting import (
     create_monitoring_stack,
     rules_healthy,
     run_on_host,
-    serve,
 )
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import (
     loaded_rule_files,
     loaded_rules,

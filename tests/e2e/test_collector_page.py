@@ -21,8 +21,8 @@ from pulse_devcluster.alerting import (
     create_monitoring_stack,
     rules_healthy,
     run_on_host,
-    serve,
 )
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
 from pulse_devcluster.processes import ManagedProcess, free_port
 from tests.e2e.conftest import Scene
@@ -122,9 +122,7 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
         scene.receiver.start()
         back = time.monotonic()
         eventually(
-            lambda: [
-                a for a in received.alerts("resolved") if a["fingerprint"] == page["fingerprint"]
-            ],
+            lambda: received.resolved(page),
             timeout=180,
             what="the page's resolved notification",
         )

@@ -23,9 +23,9 @@ from pulse_devcluster.alerting import (
     create_monitoring_stack,
     rules_healthy,
     run_on_host,
-    serve,
 )
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
 from pulse_devcluster.processes import ManagedProcess, free_port
 from tests.support import eventually
@@ -155,9 +155,7 @@ def test_an_slo_burning_its_budget_pages_through_alertmanager_and_resolves(
         measured.switch(failing=False, rate=100 * REQUESTS_PER_SECOND)
         healed = time.monotonic()
         eventually(
-            lambda: [
-                a for a in received.alerts("resolved") if a["fingerprint"] == page["fingerprint"]
-            ],
+            lambda: received.resolved(page),
             timeout=180,
             what="the page's resolved notification",
         )

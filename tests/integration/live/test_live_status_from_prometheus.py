@@ -18,9 +18,9 @@ from pulse_devcluster.alerting import (
     Ports,
     create_monitoring_stack,
     run_on_host,
-    serve,
 )
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import loaded_rule_files
 from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess, free_port
