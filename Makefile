@@ -29,7 +29,7 @@ $(VENV_STAMP): pyproject.toml constraints.txt
 tools: ## Build etcd, Kubernetes, KWOK, Prometheus and Pushgateway into .pulse/bin (cached)
 	hack/tools/build.sh
 
-images: ## Build the operator, sidecar, demo-collector and pause images into .pulse/images (root, Linux; cached)
+images: tools ## Build the operator, sidecar, demo-collector and pause images, and images of make tools's Prometheus, Alertmanager and config reloader, into .pulse/images (root, Linux; cached)
 	hack/images/build.sh
 
 checkov: ## checkov in its own pinned virtual environment (.pulse/checkov)

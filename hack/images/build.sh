@@ -6,6 +6,13 @@
 #   pulse-sidecar.tar         pulse-sidecar:0.1.0         Dockerfile.sidecar
 #   pulse-demo-collector.tar  pulse-demo-collector:0.1.0  examples/apps/demo-collector
 #   pulse-pause.tar           pulse-pause:1.0             hack/node/pause (sandbox)
+#   prometheus.tar            prometheus:vX               .pulse/bin/prometheus (make tools)
+#   alertmanager.tar          alertmanager:vX             .pulse/bin/alertmanager
+#   prometheus-config-reloader.tar  prometheus-config-reloader:vX  .pulse/bin/...
+#
+# The last three hold one static binary each, the one `make tools` built from its pinned
+# module, tagged with the version it reports: the images Prometheus Operator's StatefulSets
+# name when a Prometheus and an Alertmanager run as pods on the real node.
 #
 # Each archive names its image as pod specs do (short, unqualified): containerd's import
 # qualifies the name with its default registry, exactly as the kubelet's lookup does.
@@ -27,6 +34,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out_dir=$root/.pulse/images
+tools_bin=$root/.pulse/bin
 cache_root=${PULSE_IMAGES_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulse/images}
 script_sum=$(sha256sum <"$here/build.sh" | cut -c1-64)
 
@@ -352,6 +360,22 @@ PY
   mv "$1.short" "$1"
 }
 
+# An image of one static binary from .pulse/bin, run as Prometheus Operator runs it (its
+# StatefulSets give the command line, the user and every writable volume); /tmp for Go.
+build_binary_image() {  # name ref tmp_archive
+  local name=$1 ref=$2 archive=$3 rootfs=$work/$name-rootfs
+  podman_up
+  mkdir -p "$rootfs/bin" "$rootfs/tmp"
+  chmod 1777 "$rootfs/tmp"
+  install -m 0755 "$tools_bin/$name" "$rootfs/bin/$name"
+  tar -C "$rootfs" --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$work/$name-rootfs.tar" bin tmp
+  pm import --quiet --change "ENTRYPOINT [\"/bin/$name\"]" --change 'USER 65534:65534' \
+    --message "$name from .pulse/bin (make tools)" "$work/$name-rootfs.tar" "$ref" >/dev/null
+  pm save --quiet --format docker-archive -o "$archive" "$ref"
+  pm image inspect --format '{{.Size}}' "$ref" >"$archive.size"
+  shorten_names "$archive"
+}
+
 build_pause_image() {  # name ref tmp_archive
   local name=$1 ref=$2 archive=$3 rootfs=$work/pause-rootfs
   podman_up
@@ -393,6 +417,7 @@ ensure_image() {  # name kind key [args...]: .pulse/images/<name>.tar, from the 
     case $kind in
       dockerfile) build_dockerfile_image "$name" "$ref" "$@" "$tmp/image.tar" ;;
       pause) build_pause_image "$name" "$ref" "$tmp/image.tar" ;;
+      binary) build_binary_image "$name" "$ref" "$tmp/image.tar" ;;
     esac
     echo "$((SECONDS - start))" >"$archive.seconds"
     mv "$tmp/image.tar.size" "$archive.size"
@@ -426,6 +451,13 @@ done
 pause_key=$({ go env GOVERSION; tree_sum "$root/hack/node/pause"; echo "$script_sum $pause_version"; } | key_of)
 echo "localhost/pulse-pause:$pause_version" >"$work/pulse-pause.ref"
 ensure_image pulse-pause pause "$pause_key"
+for name in prometheus alertmanager prometheus-config-reloader; do
+  [[ -x $tools_bin/$name ]] || die "$tools_bin/$name is missing: run make tools first"
+  tool_version=$("$tools_bin/$name" --version 2>&1 | sed -n '1s/^[^ ]*, version \([^ ]*\).*/\1/p')
+  [[ -n $tool_version ]] || die "$name --version did not say its version"
+  echo "localhost/$name:v$tool_version" >"$work/$name.ref"
+  ensure_image "$name" binary "$({ sha256sum <"$tools_bin/$name"; echo "$script_sum $tool_version"; } | key_of)"
+done
 python_version="Debian's 3.11.x"
 [[ -f $base_tar.python ]] && python_version=$(cat "$base_tar.python")
 say "NOTE: the base $base_ref is made locally from Debian $suite; its Python is Debian's $python_version, not 3.11.14"
