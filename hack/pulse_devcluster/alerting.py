@@ -94,9 +94,9 @@ class MeasuredService:
             self.failing, self.rate = failing, rate
 
 
-def api(port: int, path: str) -> Any:
-    """A GET of a loopback HTTP API, as JSON."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+def api(base_url: str, path: str) -> Any:
+    """A GET of an HTTP API (Prometheus's, Alertmanager's), as JSON."""
+    with urllib.request.urlopen(base_url + path, timeout=10) as answer:
         return json.loads(answer.read())
 
 
@@ -108,22 +108,26 @@ class Ports:
     prometheus: int
     receiver: int
 
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus}"
 
-def create_monitoring_stack(
-    cluster: LocalCluster,
+
+def monitoring_documents(
     namespace: str,
-    ports: Ports,
+    receiver_url: str,
+    alertmanagers: list[dict[str, Any]],
     scrape_configs: list[dict[str, Any]] | None = None,
     selects: Mapping[str, str] = RELEASE,
-) -> None:
+) -> list[dict[str, Any]]:
     """A Prometheus `kps` and an Alertmanager `main` for Prometheus Operator, selecting
     rules and monitors labelled `selects` in every namespace (kube-prometheus-stack's
-    defaults; `{}` selects everything); what only the host can say (the Alertmanager's
-    address, static scrape targets) comes in as additional configs, as a user gives them."""
-    alertmanagers = [{"static_configs": [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]}]
+    defaults; `{}` selects everything), the Alertmanager notifying the webhook at
+    `receiver_url`; what Prometheus Operator cannot discover (`alertmanagers` on the host,
+    static scrape targets) comes in as additional configs, as a user gives them."""
     route = {"receiver": "webhook", "group_by": ["alertname", "namespace"],
              "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}  # fmt: skip
-    webhook = {"url": f"http://127.0.0.1:{ports.receiver}/", "send_resolved": True}
+    webhook = {"url": receiver_url, "send_resolved": True}
     selector = {"matchLabels": dict(selects)}
     prometheus_spec = {
         "scrapeInterval": "1s", "evaluationInterval": "1s",
@@ -131,9 +135,11 @@ def create_monitoring_stack(
         "serviceMonitorSelector": selector, "serviceMonitorNamespaceSelector": {},
         "podMonitorSelector": selector, "podMonitorNamespaceSelector": {},
         "additionalScrapeConfigs": {"name": "host-addresses", "key": "scrape.yaml"},
-        "additionalAlertManagerConfigs": {"name": "host-addresses", "key": "alertmanagers.yaml"},
     }  # fmt: skip
-    documents = [
+    if alertmanagers:
+        prometheus_spec["additionalAlertManagerConfigs"] = {
+            "name": "host-addresses", "key": "alertmanagers.yaml"}  # fmt: skip
+    return [
         {"apiVersion": "v1", "kind": "Secret",
          "metadata": {"name": "host-addresses", "namespace": namespace},
          "stringData": {"scrape.yaml": json.dumps(scrape_configs or []),
@@ -147,9 +153,28 @@ def create_monitoring_stack(
         {"apiVersion": "monitoring.coreos.com/v1", "kind": "Prometheus",
          "metadata": {"name": "kps", "namespace": namespace}, "spec": prometheus_spec},
     ]  # fmt: skip
+
+
+def apply_documents(cluster: LocalCluster, documents: list[dict[str, Any]]) -> None:
     listed = json.dumps({"apiVersion": "v1", "kind": "List", "items": documents})
     cluster.kubectl("apply", "--server-side", "--field-manager=pulse-devcluster", "-f", "-",
                     input=listed)  # fmt: skip
+
+
+def create_monitoring_stack(
+    cluster: LocalCluster,
+    namespace: str,
+    ports: Ports,
+    scrape_configs: list[dict[str, Any]] | None = None,
+    selects: Mapping[str, str] = RELEASE,
+) -> None:
+    """monitoring_documents for a Prometheus and an Alertmanager on this host
+    (run_on_host), at `ports` on loopback."""
+    alertmanagers = [{"static_configs": [{"targets": [f"127.0.0.1:{ports.alertmanager}"]}]}]
+    documents = monitoring_documents(
+        namespace, f"http://127.0.0.1:{ports.receiver}/", alertmanagers, scrape_configs, selects
+    )
+    apply_documents(cluster, documents)
 
 
 def _wait(check: Callable[[], object], what: str, timeout: float = 60.0) -> None:
@@ -211,10 +236,10 @@ def run_on_host(
         alertmanager.stop()
 
 
-def rules_healthy(ports: Ports) -> list[dict[str, Any]]:
+def rules_healthy(prometheus_url: str) -> list[dict[str, Any]]:
     """The rule groups Prometheus loaded, once every rule was evaluated with health ok;
     empty before."""
-    groups: list[dict[str, Any]] = api(ports.prometheus, "/api/v1/rules")["data"]["groups"]
+    groups: list[dict[str, Any]] = api(prometheus_url, "/api/v1/rules")["data"]["groups"]
     rules = [r for g in groups for r in g["rules"]]
     evaluated = rules and all(r.get("lastEvaluation", "").startswith("2") for r in rules)
     return groups if evaluated and all(r["health"] == "ok" for r in rules) else []

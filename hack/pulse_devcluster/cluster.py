@@ -38,6 +38,10 @@ CONTROLLERS = (
     "namespace-controller",
     "deployment-controller",
     "replicaset-controller",
+    # Prometheus Operator runs Prometheus and Alertmanager as StatefulSets, and Prometheus
+    # finds Alertmanager through the Endpoints of its Service (podstack.py)
+    "statefulset-controller",
+    "endpoints-controller",
     "serviceaccount-controller",
     "endpointslice-controller",
     # removes the not-ready taint the API server puts on every new Node once it is Ready

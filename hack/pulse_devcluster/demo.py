@@ -186,7 +186,7 @@ def _alert_chain(
         time.sleep(0.5)
     stack = exits.enter_context(run_on_host(cluster, MONITORING_NAMESPACE, ports, work))
     for _ in range(120):
-        if groups := rules_healthy(ports):
+        if groups := rules_healthy(ports.prometheus_url):
             break
         time.sleep(0.5)
     rules = [r for g in groups for r in g["rules"]]

@@ -1,30 +1,24 @@
-"""A collector alert from rule to page on the real node: the demo collector's PodMonitor
-becomes a scrape job of a Prometheus configured as kube-prometheus-stack does, through
-the real Prometheus Operator; its sink's upstream goes down, `CollectorCircuitOpen`
-reaches a webhook receiver through the real Alertmanager, and resolves when the upstream
-is back."""
+"""A collector alert from rule to page, all on the real node: the demo collector's
+PodMonitor becomes a scrape job of a Prometheus configured as kube-prometheus-stack does,
+through the real Prometheus Operator, whose StatefulSets run that Prometheus and an
+Alertmanager as pods beside the collector (podstack.py); the sink's upstream goes down,
+`CollectorCircuitOpen` reaches a webhook receiver through that Alertmanager, and resolves
+when the upstream is back."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import kubernetes
 import pytest
-from pulse_devcluster.alerting import (
-    RELEASE,
-    Ports,
-    Receiver,
-    api,
-    create_monitoring_stack,
-    rules_healthy,
-    run_on_host,
-)
+from pulse_devcluster.alerting import RELEASE, Receiver, api, rules_healthy
 from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
-from pulse_devcluster.processes import ManagedProcess, free_port
+from pulse_devcluster.node import GATEWAY_IP
+from pulse_devcluster.podstack import run_on_node
+from pulse_devcluster.processes import ManagedProcess
 from tests.e2e.conftest import Scene
 from tests.support import eventually
 
@@ -46,9 +40,10 @@ def monitoring(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
 
 @pytest.fixture
 def webhook() -> Iterator[tuple[Receiver, int]]:
-    """Alertmanager's webhook receiver (the scene's `receiver` is the sink's upstream)."""
+    """Alertmanager's webhook receiver, on the node's gateway where the Alertmanager pod
+    reaches it (the scene's `receiver` is the sink's upstream)."""
     received = Receiver()
-    with serve(received.take) as port:
+    with serve(received.take, host=GATEWAY_IP) as port:
         yield received, port
 
 
@@ -66,11 +61,8 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     prometheus_operator: ManagedProcess,
     monitoring: str,
     webhook: tuple[Receiver, int],
-    tmp_path: Path,
 ) -> None:
     received, receiver_port = webhook
-    ports = Ports(alertmanager=free_port(), prometheus=free_port(), receiver=receiver_port)
-    create_monitoring_stack(scene.cluster, monitoring, ports)
     collector = scene.collector()
     spec = collector["spec"]
     spec["circuitBreaker"] = {"failureThreshold": 2, "openSeconds": 5, "maxOpenSeconds": 10}
@@ -79,15 +71,12 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     scene.apply(collector)
     pod = scene.ready_pod()
     uid = eventually(lambda: _rule_uid(scene, "demo-alerts"), what="the collector's rule")
-    eventually(
-        lambda: loaded_rules(loaded_rule_files(scene.cluster, monitoring, "kps"), {"demo": uid}),
-        timeout=60,
-        what="Prometheus Operator put the collector's rule into kps's rule files",
-    )
-    with run_on_host(scene.cluster, monitoring, ports, tmp_path):
+    with run_on_node(scene.cluster, monitoring, receiver_port) as stack:
+        assert loaded_rules(loaded_rule_files(scene.cluster, monitoring, "kps"), {"demo": uid})
+
         # the PodMonitor is a scrape job, and its target is the real pod, up
         def up_targets() -> list[dict[str, object]]:
-            targets = api(ports.prometheus, "/api/v1/targets")["data"]["activeTargets"]
+            targets = api(stack.prometheus_url, "/api/v1/targets")["data"]["activeTargets"]
             return [
                 t for t in targets
                 if t["labels"].get("namespace") == scene.namespace and t["health"] == "up"
@@ -95,7 +84,12 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
 
         (target,) = eventually(up_targets, timeout=60, what="the collector's pod scraped, up")
         assert pod["status"]["podIP"] in str(target["scrapeUrl"])
-        eventually(lambda: rules_healthy(ports), timeout=60, what="the collector's rules ok")
+        eventually(lambda: rules_healthy(stack.prometheus_url), timeout=60, what="the rules ok")
+        # Prometheus found the Alertmanager pod through Prometheus Operator's Service
+        alertmanagers = api(stack.prometheus_url, "/api/v1/alertmanagers")["data"]
+        assert [a["url"] for a in alertmanagers["activeAlertmanagers"]] == [
+            f"{stack.alertmanager_url}/api/v2/alerts"
+        ]
 
         scene.receiver.stop()  # the sink's upstream goes away
         outage = time.monotonic()

@@ -118,7 +118,9 @@ def test_an_slo_burning_its_budget_pages_through_alertmanager_and_resolves(
         # kube-prometheus-stack selects in every namespace: other tests' rules that carry
         # its release label may be loaded too
         (ours,) = [p for p in stack.rule_files if p.name == f"{shop}-{rule_name}-{uid}.yaml"]
-        groups = eventually(lambda: rules_healthy(ports), 60, "the loaded rules evaluated, ok")
+        groups = eventually(
+            lambda: rules_healthy(ports.prometheus_url), 60, "the loaded rules evaluated, ok"
+        )
         assert str(ours) in [g["file"] for g in groups]
         time.sleep(20)  # healthy traffic in the short window before the fault
 
