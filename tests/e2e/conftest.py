@@ -20,7 +20,9 @@ import kubernetes
 import pytest
 import yaml
 from pulse_devcluster import node, paths
+from pulse_devcluster.alerting import Receiver
 from pulse_devcluster.cluster import LocalCluster
+from pulse_devcluster.loopback import serve
 from pulse_devcluster.operator import start_operator
 from pulse_devcluster.processes import ManagedProcess
 from tests.integration.sidecar.sidecar_upstreams import Prometheus, http_get
@@ -28,6 +30,7 @@ from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_EXAMPLE = REPO / "examples" / "real-node" / "demo.yaml"
+DEMO_SLO_EXAMPLE = REPO / "examples" / "real-node" / "slo.yaml"
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -96,6 +99,27 @@ def receiver(tmp_path: Path) -> Iterator[Prometheus]:
     prometheus.stop()
 
 
+@pytest.fixture
+def monitoring(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
+    """A namespace for a Prometheus and an Alertmanager (podstack.run_on_node)."""
+    core = kubernetes.client.CoreV1Api(api_client)
+    name = f"monitoring-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[Receiver, int]]:
+    """Alertmanager's webhook receiver, on the node's gateway where the Alertmanager pod
+    reaches it (the scene's `receiver` is the sink's upstream)."""
+    received = Receiver()
+    with serve(received.take, host=node.GATEWAY_IP) as port:
+        yield received, port
+
+
 @dataclass
 class Scene:
     """One test's stage on the real node: the cluster and node, the operator, a fresh
@@ -146,6 +170,27 @@ def demo_collector(namespace: str, receiver_url: str | None = None) -> dict[str,
     if receiver_url is not None:
         collector["spec"]["sinks"][0]["remoteWrite"]["url"] = f"{receiver_url}/api/v1/write"
     return collector
+
+
+def demo_slo_documents(namespace: str) -> list[dict[str, Any]]:
+    """examples/real-node/slo.yaml (the app's PodMonitor and an SLO on its requests),
+    moved to `namespace`, queries included."""
+    text = DEMO_SLO_EXAMPLE.read_text().replace(
+        'namespace="pulse-demo"', f'namespace="{namespace}"'
+    )
+    documents = list(yaml.safe_load_all(text))
+    for document in documents:
+        document["metadata"]["namespace"] = namespace
+    return documents
+
+
+def rule_uid(scene: Scene, name: str) -> str:
+    """A PrometheusRule's uid in the scene's namespace, or empty while it does not exist."""
+    found = scene.cluster.kubectl(
+        "get", "prometheusrule", name, "-n", scene.namespace, "-o", "jsonpath={.metadata.uid}",
+        check=False,
+    )  # fmt: skip
+    return found.stdout.strip() if found.returncode == 0 else ""
 
 
 def pods_of(cluster: LocalCluster, namespace: str, collector: str) -> list[dict[str, Any]]:

@@ -8,52 +8,17 @@ when the upstream is back."""
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 
-import kubernetes
-import pytest
 from pulse_devcluster.alerting import RELEASE, Receiver, api, rules_healthy
-from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import loaded_rule_files, loaded_rules
-from pulse_devcluster.node import GATEWAY_IP
 from pulse_devcluster.podstack import run_on_node
 from pulse_devcluster.processes import ManagedProcess
-from tests.e2e.conftest import Scene
+from tests.e2e.conftest import Scene, rule_uid
 from tests.support import eventually
 
 SCRAPE_SECONDS = 5
 CIRCUIT_WINDOW_SECONDS = 300
 """CollectorCircuitOpen fires when the sink's circuit was not closed once in 5 minutes."""
-
-
-@pytest.fixture
-def monitoring(api_client: kubernetes.client.ApiClient) -> Iterator[str]:
-    core = kubernetes.client.CoreV1Api(api_client)
-    name = f"monitoring-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
-    try:
-        yield name
-    finally:
-        core.delete_namespace(name)
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[Receiver, int]]:
-    """Alertmanager's webhook receiver, on the node's gateway where the Alertmanager pod
-    reaches it (the scene's `receiver` is the sink's upstream)."""
-    received = Receiver()
-    with serve(received.take, host=GATEWAY_IP) as port:
-        yield received, port
-
-
-def _rule_uid(scene: Scene, name: str) -> str:
-    """The PrometheusRule's uid, or empty while it does not exist."""
-    found = scene.cluster.kubectl(
-        "get", "prometheusrule", name, "-n", scene.namespace, "-o", "jsonpath={.metadata.uid}",
-        check=False,
-    )  # fmt: skip
-    return found.stdout.strip() if found.returncode == 0 else ""
 
 
 def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
@@ -70,7 +35,7 @@ def test_a_failing_upstream_pages_circuit_open_and_its_return_resolves_it(
     spec["selectorLabels"] = RELEASE
     scene.apply(collector)
     pod = scene.ready_pod()
-    uid = eventually(lambda: _rule_uid(scene, "demo-alerts"), what="the collector's rule")
+    uid = eventually(lambda: rule_uid(scene, "demo-alerts"), what="the collector's rule")
     with run_on_node(scene.cluster, monitoring, receiver_port) as stack:
         assert loaded_rules(loaded_rule_files(scene.cluster, monitoring, "kps"), {"demo": uid})
 
