@@ -8,7 +8,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pulse_devcluster.alerting import (
     rules_healthy,
     run_on_host,
 )
+from pulse_devcluster.apiproxy import TcpRelay
 from pulse_devcluster.cluster import LocalCluster
 from pulse_devcluster.loopback import serve
 from pulse_devcluster.monitoring import (
@@ -29,6 +30,7 @@ from pulse_devcluster.monitoring import (
 )
 from pulse_devcluster.node import GATEWAY_IP, RealNode
 from pulse_devcluster.operator import start_operator
+from pulse_devcluster.podstack import PROMETHEUS_PORT, run_on_node
 from pulse_devcluster.processes import ManagedProcess, free_port
 
 EXAMPLE_DIRS = ("examples/collectors", "examples/slos")
@@ -38,6 +40,13 @@ MONITORING_NAMESPACE = "pulse-monitoring"
 LIVE_STATUS_SECONDS = 10
 """How often the demo's operator asks the chain's Prometheus for the live status."""
 RECEIVER_PORT = 9090
+PAGE_TIMEOUT = 180.0
+RESOLVE_TIMEOUT = 360.0
+DEMO_RATE = 5.0
+"""The demo collector's own requests per second (its default)."""
+HEALING_RATE = 50.0
+"""Good requests per second after the fault: they dilute the SLO's 5m window, so the page
+resolves in about a minute rather than when the failures leave that window."""
 """Where examples/real-node's sink writes: a Prometheus on the pod network's gateway."""
 # Asked from inside the pod network: the demo collector's container fetches its sidecar's
 # /status over the pod's localhost.
@@ -51,6 +60,13 @@ def _section(title: str) -> None:
     print(f"\n=== {title}", flush=True)
 
 
+def _windows(labels: dict[str, str]) -> str:
+    """An SLO alert's pair of windows, as " (long 1h, short 5m)"; empty for other alerts."""
+    if "long_window" not in labels:
+        return ""
+    return f" (long {labels['long_window']}, short {labels['short_window']})"
+
+
 def _alert_summary(cluster: LocalCluster) -> str:
     """One line per generated alert: rule, alert name, severity, windows where present."""
     rules = json.loads(cluster.kubectl("get", "prometheusrules", "-A", "-o", "json").stdout)
@@ -62,12 +78,9 @@ def _alert_summary(cluster: LocalCluster) -> str:
             lines.append(f"{where}: {recorded} recording rules")
             for r in (r for r in group["rules"] if "alert" in r):
                 labels = r.get("labels", {})
-                windows = (
-                    f" (long {labels['long_window']}, short {labels['short_window']})"
-                    if "long_window" in labels
-                    else ""
+                lines.append(
+                    f"  {r['alert']:<24} {labels.get('severity', ''):<8}{_windows(labels)}"
                 )
-                lines.append(f"  {r['alert']:<24} {labels.get('severity', ''):<8}{windows}")
     return "\n".join(lines)
 
 
@@ -144,14 +157,26 @@ def _show_real_pods(cluster: LocalCluster) -> None:
         print(f"  {series['metric']['__name__']}: {series['value'][1]} series")
 
 
-def _print_alert(alert: dict[str, Any]) -> None:
-    labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
-    where = f"{labels.get('namespace', '')}/{labels.get('collector') or labels.get('slo', '')}"
-    print(
-        f"[webhook] {alert.get('status')}: {labels.get('alertname')} {where} "
-        f"severity={labels.get('severity')}: {annotations.get('summary', '')}",
-        flush=True,
-    )
+class _AlertPrinter:
+    """Prints each alert once when it fires and once when it resolves: every notification
+    repeats all the alerts of its group."""
+
+    def __init__(self) -> None:
+        self._printed: set[tuple[str, str, str]] = set()
+
+    def __call__(self, alert: dict[str, Any]) -> None:
+        key = (alert.get("fingerprint", ""), alert.get("status", ""), alert.get("startsAt", ""))
+        if key in self._printed:
+            return
+        self._printed.add(key)
+        labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
+        where = f"{labels.get('namespace', '')}/{labels.get('collector') or labels.get('slo', '')}"
+        print(
+            f"[webhook] {alert.get('status')}: {labels.get('alertname')} {where} "
+            f"severity={labels.get('severity')}{_windows(labels)}: "
+            f"{annotations.get('summary', '')}",
+            flush=True,
+        )
 
 
 def _pulse_rule_uids(cluster: LocalCluster) -> dict[str, str]:
@@ -166,32 +191,54 @@ def _pulse_rule_uids(cluster: LocalCluster) -> dict[str, str]:
 
 
 def _alert_chain(
-    cluster: LocalCluster, exits: contextlib.ExitStack, work: Path, prometheus_port: int
-) -> None:
+    cluster: LocalCluster,
+    exits: contextlib.ExitStack,
+    work: Path,
+    prometheus_port: int,
+    real_node: RealNode | None,
+) -> Receiver:
     """The real Prometheus Operator, a Prometheus selecting every rule and monitor, and an
-    Alertmanager, run on the host from the files the operator generated; alerts reach a
-    webhook receiver this process runs, and are printed as they arrive."""
+    Alertmanager: as pods on the real node when there is one (Prometheus reached from
+    loopback at `prometheus_port` through a relay, as `kubectl port-forward` would), else
+    run on the host from the files the operator generated. Alerts reach a webhook receiver
+    this process runs, and are printed as they arrive."""
     _section("From rule to page: Prometheus Operator, Prometheus and Alertmanager")
     operator = start_prometheus_operator(cluster)
     exits.callback(operator.stop)
     cluster.kubectl("create", "namespace", MONITORING_NAMESPACE)
-    receiver = Receiver(on_alert=_print_alert)
-    ports = Ports(free_port(), prometheus_port, exits.enter_context(serve(receiver.take)))
-    create_monitoring_stack(cluster, MONITORING_NAMESPACE, ports, selects={})
+    receiver = Receiver(on_alert=_AlertPrinter())
     uids = _pulse_rule_uids(cluster)
-    for _ in range(120):
-        files = loaded_rule_files(cluster, MONITORING_NAMESPACE, "kps")
-        if loaded_rules(files, uids) == set(uids):
-            break
-        time.sleep(0.5)
-    stack = exits.enter_context(run_on_host(cluster, MONITORING_NAMESPACE, ports, work))
-    for _ in range(120):
-        if groups := rules_healthy(ports.prometheus_url):
+    prometheus_url = f"http://127.0.0.1:{prometheus_port}"
+    if real_node is None:
+        ports = Ports(free_port(), prometheus_port, exits.enter_context(serve(receiver.take)))
+        create_monitoring_stack(cluster, MONITORING_NAMESPACE, ports, selects={})
+        for _ in range(120):  # the host's Prometheus reads its rule files once
+            files = loaded_rule_files(cluster, MONITORING_NAMESPACE, "kps")
+            if loaded_rules(files, uids) == set(uids):
+                break
+            time.sleep(0.5)
+        exits.enter_context(run_on_host(cluster, MONITORING_NAMESPACE, ports, work))
+        alertmanager_url = f"http://127.0.0.1:{ports.alertmanager}"
+        where = "on this host"
+    else:
+        receiver_port = exits.enter_context(serve(receiver.take, host=GATEWAY_IP))
+        pods = exits.enter_context(
+            run_on_node(cluster, MONITORING_NAMESPACE, receiver_port, selects={})
+        )
+        pod_ip = urllib.parse.urlsplit(pods.prometheus_url).hostname or ""
+        relay = TcpRelay(("127.0.0.1", prometheus_port), (pod_ip, PROMETHEUS_PORT))
+        exits.callback(relay.stop)
+        alertmanager_url = pods.alertmanager_url
+        where = f"as pods on {real_node.name} (Prometheus at {pods.prometheus_url})"
+    groups: list[dict[str, Any]] = []
+    for _ in range(240):  # pods see a new rule file when the kubelet refreshes the volume
+        groups = rules_healthy(prometheus_url)
+        if groups and len(_pulse_files(groups, uids)) == len(uids):
             break
         time.sleep(0.5)
     rules = [r for g in groups for r in g["rules"]]
     print(
-        f"Prometheus (http://127.0.0.1:{ports.prometheus}) loaded {len(stack.rule_files)} of "
+        f"Prometheus ({prometheus_url}, {where}) loaded {len(_pulse_files(groups, uids))} of "
         f"{len(uids)} Pulse rule files: {len(groups)} groups, {len(rules)} rules, "
         f"{sum(r['health'] == 'ok' for r in rules)} healthy",
         flush=True,
@@ -200,11 +247,71 @@ def _alert_chain(
     print(cluster.kubectl("get", "pulse", "-A").stdout, flush=True)
     _show_live_status(cluster)
     print(
-        f"Alertmanager (http://127.0.0.1:{ports.alertmanager}) notifies the demo's webhook "
-        "receiver; its notifications are printed below as they arrive. Expect CollectorDown "
-        "for the collectors on KWOK nodes (their pods run nothing) once its 5m `for` is over.",
+        f"Alertmanager ({alertmanager_url}) notifies the demo's webhook receiver; its "
+        "notifications are printed as they arrive. Expect CollectorDown for the collectors on "
+        "KWOK nodes (their pods run nothing) once its 5m `for` is over.",
         flush=True,
     )
+    return receiver
+
+
+def _pulse_files(groups: list[dict[str, Any]], uids: dict[str, str]) -> set[str]:
+    """The rule files of Pulse's PrometheusRules among the groups Prometheus loaded
+    (Prometheus Operator names each `<namespace>-<name>-<uid>.yaml`)."""
+    files = {str(g["file"]) for g in groups}
+    return {f for f in files if any(f.endswith(f"-{uid}.yaml") for uid in uids.values())}
+
+
+def _page_on_demand(cluster: LocalCluster, receiver: Receiver) -> None:
+    """The demo collector on the real node fails every request until its SLO pages, then
+    heals until the page resolves; the notifications are printed as they arrive."""
+    _section("An SLO page: the demo collector fails every request (examples/real-node)")
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", "pulse-demo", "-o", "json").stdout)
+    knobs = f"http://{pods['items'][0]['status']['podIP']}:8080/knobs"
+    _post_json(knobs, {"errorRatio": 1})
+    print(f"POST {knobs} errorRatio=1; waiting for the page...", flush=True)
+    fault = time.monotonic()
+    page = _wait_for(
+        lambda: receiver.alerts("firing", slo="demo-availability", severity="critical"),
+        PAGE_TIMEOUT,
+    )
+    if not page:
+        print(f"No page within {PAGE_TIMEOUT:.0f}s.", flush=True)
+        _post_json(knobs, {"errorRatio": 0})
+        return
+    print(f"Paged {time.monotonic() - fault:.0f}s after the fault.", flush=True)
+    sli = "jsonpath={.status.live.sliPercent}"
+    for _ in range(6 * LIVE_STATUS_SECONDS):  # until the operator's next live refresh
+        said = cluster.kubectl("get", "slo", "demo-availability", "-n", "pulse-demo", "-o", sli)
+        if said.stdout and float(said.stdout) < 100:
+            break
+        time.sleep(0.5)
+    print("The SLO's live status, from that Prometheus:")
+    print(cluster.kubectl("get", "slo", "-n", "pulse-demo", "-o", "wide").stdout, flush=True)
+    _post_json(knobs, {"errorRatio": 0, "rate": HEALING_RATE})
+    print(f"Healed (errorRatio=0, {HEALING_RATE:g} requests/s); waiting for the resolve...")
+    healed = time.monotonic()
+    if _wait_for(lambda: receiver.resolved(page[0]), RESOLVE_TIMEOUT):
+        print(f"Resolved {time.monotonic() - healed:.0f}s after healing.", flush=True)
+    else:
+        print(f"Not resolved within {RESOLVE_TIMEOUT:.0f}s.", flush=True)
+    _post_json(knobs, {"rate": DEMO_RATE})
+
+
+def _post_json(url: str, document: dict[str, float]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        answer.read()
+
+
+def _wait_for(check: Callable[[], list[dict[str, Any]]], timeout: float) -> list[dict[str, Any]]:
+    """`check()` once it is not empty, or empty after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
 
 
 def _show_live_status(cluster: LocalCluster) -> None:
@@ -249,7 +356,10 @@ def running(cluster: LocalCluster, real_node: RealNode | None = None) -> Iterato
         _show(cluster)
         if real_node is not None:
             _show_real_pods(cluster)
-        _alert_chain(cluster, exits, Path(receiver_dir.name) / "alert-chain", prometheus_port)
+        work = Path(receiver_dir.name) / "alert-chain"
+        alerts = _alert_chain(cluster, exits, work, prometheus_port, real_node)
+        if real_node is not None:
+            _page_on_demand(cluster, alerts)
         if waited.returncode == 0:
             print("Every example is Ready.", flush=True)
         else:
