@@ -41,10 +41,11 @@ def labelled(pairs: Iterable[tuple[str, str]], identity: Mapping[str, str]) -> L
     """`pairs` with the identity labels added, sorted by name.
 
     An identity label wins over a label of the same name, which is kept as
-    `exported_<name>`, as Prometheus does with target labels.
+    `exported_<name>`, as Prometheus does with target labels. A label with an empty value is
+    left out: to Prometheus it is the same as no label, and remote write forbids sending it.
     """
-    merged = [(f"exported_{k}" if k in identity else k, v) for k, v in pairs]
-    merged.extend(identity.items())
+    merged = [(f"exported_{k}" if k in identity else k, v) for k, v in pairs if v]
+    merged.extend((k, v) for k, v in identity.items() if v)
     merged.sort()
     return tuple(merged)
 

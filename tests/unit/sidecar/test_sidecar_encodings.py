@@ -11,6 +11,7 @@ from sidecar_testing import protobuf_fields, scalar, submessages
 
 from pulse_sidecar import config, samples
 from pulse_sidecar.sinks import otlp, protobuf, pushgateway, remote_write
+from pulse_sidecar.sources import exposition
 
 
 def sample(
@@ -63,6 +64,19 @@ def test_remote_write_groups_samples_by_series_with_sorted_labels_and_name_first
     assert decoded == [
         ([("Zone", "z"), ("__name__", "up"), ("job", "a")], [(0.0, 1_000), (1.0, 2_000)]),
         ([("__name__", "other")], [(5.0, 1_000)]),
+    ]
+
+
+def test_remote_write_never_sends_a_label_with_an_empty_value() -> None:
+    """Remote write 1.0: "the label set MUST NOT contain any empty label names or values".
+    From the scrape to the wire: `jobs{a=""}` goes out as `jobs`."""
+    scraped = exposition.SeriesParser({"pod": "p"}).parse(
+        'jobs{a="",queue="q"} 3\njobs{a="x"} 4\n', openmetrics=False, timestamp_ms=1_000
+    )
+    sent = decode_write_request(remote_write.encode(scraped))
+    assert [labels for labels, _ in sent] == [
+        [("__name__", "jobs"), ("pod", "p"), ("queue", "q")],
+        [("__name__", "jobs"), ("a", "x"), ("pod", "p")],
     ]
 
 

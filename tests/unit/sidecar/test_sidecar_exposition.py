@@ -102,6 +102,13 @@ def test_identity_labels_win_and_the_scraped_ones_are_kept_as_exported() -> None
     )
 
 
+def test_a_label_with_an_empty_value_is_left_out_and_clashes_with_nothing() -> None:
+    """Remote write 1.0: "the label set MUST NOT contain any empty label names or values";
+    to Prometheus `a=""` is no label at all, so it cannot clash with an identity label."""
+    (sample,) = parse('up{a="",pod="",job="x"} 1\n')
+    assert sample.labels == (("collector", "c"), ("job", "x"), ("namespace", "ns"), ("pod", "p"))
+
+
 def test_names_are_kept_as_written_and_millisecond_timestamps_exactly() -> None:
     (sample,) = parse("# TYPE hits counter\nhits 3 1700000000001\n")
     assert (sample.name, sample.family, sample.kind) == ("hits", "hits", "counter")

@@ -35,6 +35,12 @@ def test_flatten_labels_samples_and_keeps_clashing_labels_as_exported() -> None:
     ]
 
 
+def test_flatten_leaves_out_labels_with_empty_values_from_events_and_identity() -> None:
+    families = parser.text_string_to_metric_families('logins_total{method="",realm="x"} 4\n')
+    (sample,) = samples.flatten(families, 5_000, {"collector": "c", "pod": ""})
+    assert sample.labels == (("collector", "c"), ("realm", "x"))
+
+
 def test_flatten_leaves_out_openmetrics_created_samples() -> None:
     text = "# TYPE jobs counter\njobs_total 3\njobs_created 1600000000\n# EOF\n"
     families = openmetrics_parser.text_string_to_metric_families(text)
