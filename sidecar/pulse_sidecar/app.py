@@ -2,8 +2,9 @@
 
 Start order: the spool and the sinks' forwarders, then the sources that feed them.
 Stop order (SIGTERM) is the reverse: aiohttp stops accepting connections and /ready turns
-503; the sources stop and the events and resources are collected one last time; every sink
-gets the grace period to push what it holds; what is left goes to the spool; exit 0.
+503; the sources stop and the events and resources are collected one last time; a push under
+way finishes, then every sink pushes what it holds, all within the grace period; what is left
+goes to the spool; exit 0.
 """
 
 from __future__ import annotations
@@ -116,9 +117,13 @@ async def _forwarding(app: web.Application) -> AsyncIterator[None]:
     for sink, each in zip(settings.sinks, forwarders, strict=True):
         pushing.start(sink.push_interval_seconds, each.flush, f"push/{sink.name}")
     yield
-    await pushing.stop()
+    grace = settings.server.shutdown_grace_seconds
+    deadline = asyncio.get_running_loop().time() + grace
+    # A push under way ends as it would have: a request cut off may still be stored by the
+    # receiver, and must not overlap the last push of the same series.
+    await pushing.finish(grace)
     try:
-        async with asyncio.timeout(settings.server.shutdown_grace_seconds):
+        async with asyncio.timeout_at(deadline):
             outcomes = await asyncio.gather(
                 *(each.flush() for each in forwarders), return_exceptions=True
             )

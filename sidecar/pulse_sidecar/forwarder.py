@@ -6,6 +6,9 @@ Two policies, because the upstreams differ:
   Samples wait in a bounded in-memory queue; a batch the sink cannot take now goes to the
   durable spool, and while the spool holds anything for the sink, new data queues behind it
   there, so replay after an outage keeps time order (Prometheus rejects out-of-order samples).
+  A request that went out without an answer (timed out, or cut off) may have been stored:
+  it is sent again exactly as it was, before anything newer, and never merged with newer
+  samples, because Prometheus refuses a whole request for one sample older than it holds.
 - `SnapshotForwarder` (Pushgateway): the upstream holds only the latest value of each series,
   so an old value is worthless once a newer one exists; nothing is spooled, the latest
   snapshot is PUT on each push, and the group is deleted on shutdown.
@@ -108,6 +111,8 @@ class QueueForwarder:
         self._max_buffered = max_buffered
         self._buffer: collections.deque[Sequence[samples.Sample]] = collections.deque()
         self._buffered = 0
+        self._unanswered: tuple[bytes, int] | None = None
+        """The request (payload, samples) sent from the queue and not answered yet."""
         self._gauge = metrics.buffer_samples.labels(sink.name)
         self._dropped = metrics.samples_dropped
         self._lock = asyncio.Lock()
@@ -167,28 +172,48 @@ class QueueForwarder:
         return sent
 
     async def _send_buffer(self) -> int:
+        """Sends the unanswered request again, then the queue in chunks; spills what the
+        sink cannot take now. Cancelled, the request under way stays unanswered and the
+        unsent chunks go back in front of the queue."""
+        sent = 0
+        if self._unanswered is not None:
+            payload, count = self._unanswered
+            outcome = await self._send(payload, count)
+            if outcome is delivery.Outcome.DEFERRED:
+                await self._spill()
+                return 0
+            if outcome is delivery.Outcome.DELIVERED:
+                sent += count
         chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
-        sent = done = 0
+        done = 0
         try:
             for chunk in chunks:
-                write = functools.partial(self._sink.write, self._sink.encode(chunk))
-                outcome = await self._delivery.send(write, len(chunk))
+                payload = self._sink.encode(chunk)
+                done += 1  # from here on its samples are the unanswered request's
+                outcome = await self._send(payload, len(chunk))
                 if outcome is delivery.Outcome.DEFERRED:
                     break
-                done += 1
                 if outcome is delivery.Outcome.DELIVERED:
                     sent += len(chunk)
         finally:
-            # Cancelled (shutdown grace over) or deferred: unsent chunks go back in front.
             self._push_front(chunks[done:])
-        if done < len(chunks):
+        if self._unanswered is not None:
             await self._spill()
         return sent
 
+    async def _send(self, payload: bytes, count: int) -> delivery.Outcome:
+        """One request from the queue: unanswered until the sink delivers or refuses it."""
+        self._unanswered = (payload, count)
+        outcome = await self._delivery.send(functools.partial(self._sink.write, payload), count)
+        if outcome is not delivery.Outcome.DEFERRED:
+            self._unanswered = None
+        return outcome
+
     async def _spill(self) -> None:
-        """Moves the queue to the spool, encoded in a worker thread: a full queue of 100k
-        samples takes about 100 ms to encode, which would stall ingest on the loop."""
-        if not self._buffered:
+        """Moves the unanswered request (as it was) and the queue to the spool, the queue
+        encoded in a worker thread: a full queue of 100k samples takes about 100 ms to
+        encode, which would stall ingest on the loop."""
+        if not self._buffered and self._unanswered is None:
             return
         chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
         try:
@@ -196,10 +221,13 @@ class QueueForwarder:
         except asyncio.CancelledError:
             self._push_front(chunks)  # nothing stored yet: the queue is spilled again on stop
             raise
+        if self._unanswered is not None:
+            encoded.insert(0, self._unanswered)
+            self._unanswered = None
         try:
             await self._spool.append(self.name, encoded)
         except spool.SpoolError as error:
-            lost = sum(len(chunk) for chunk in chunks)
+            lost = sum(count for _, count in encoded)
             self._dropped.labels(self.name, "spool_error").inc(lost)
             log.error(
                 "cannot spool; dropped the samples",

@@ -61,7 +61,7 @@ def proxy_to() -> Iterator[Callable[[str], Proxy]]:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 status = proxy.respond(self.path, forwarded, body)
-                proxy.requests.append(Recorded(time.monotonic(), status))
+                proxy.requests.append(Recorded(time.monotonic(), status, body))
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -114,6 +114,7 @@ class Prometheus:
 class Recorded:
     at: float
     status: int
+    body: bytes = b""
 
 
 @dataclass
@@ -121,11 +122,13 @@ class Proxy:
     """An HTTP hop in front of an upstream that records every request it sees.
 
     `answer` None forwards to `upstream` (503 when it is down, as an ingress would);
-    a number answers that status without forwarding.
+    a number answers that status without forwarding. `delay` seconds pass between the
+    upstream's answer and the proxy's: a slow receiver that has already stored the request.
     """
 
     upstream: str
     answer: int | None = None
+    delay: float = 0.0
     requests: list[Recorded] = field(default_factory=list)
     port: int = 0
 
@@ -139,11 +142,13 @@ class Proxy:
         request = urllib.request.Request(self.upstream + path, data=body, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
-                return int(response.status)
+                status = int(response.status)
         except urllib.error.HTTPError as error:
-            return error.code
+            status = error.code
         except OSError:
-            return 503
+            status = 503
+        time.sleep(self.delay)
+        return status
 
 
 class Sidecar:

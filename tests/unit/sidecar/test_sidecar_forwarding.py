@@ -44,18 +44,26 @@ class FakeSink:
         self.failures: list[http.SinkError] = []
         self.delivered: list[float] = []
         self.calls = 0
+        self.requests: list[list[float]] = []
+        """What every call carried, answered or not."""
 
     def encode(self, batch: Sequence[samples.Sample]) -> bytes:
         return json.dumps([s.value for s in batch]).encode()
 
     async def write(self, body: bytes) -> None:
         self.calls += 1
+        self.requests.append(json.loads(body))
         if self.failures:
             raise self.failures.pop(0)
         self.delivered.extend(json.loads(body))
 
     async def close(self) -> None:
         pass
+
+
+def timed_out() -> http.SinkError:
+    """No answer in time: the upstream may have stored the request all the same."""
+    return http.SinkError("timeout", "no answer within 10s", retryable=True)
 
 
 def unavailable(retry_after: float | None = None) -> http.SinkError:
@@ -244,6 +252,53 @@ async def test_a_push_cancelled_mid_request_keeps_the_batch(rig: Rig) -> None:
         await push
     await rig.forwarder.stop()
     assert rig.spool.samples("fake") == 2
+
+
+async def test_an_unanswered_request_goes_again_as_it_was_before_anything_newer(
+    rig: Rig,
+) -> None:
+    """Prometheus refuses a whole request for one sample older than it holds: a request it
+    may have stored must never come back merged with newer samples."""
+    write = rig.sink.write
+
+    async def time_out_while_more_arrives(body: bytes) -> None:
+        if rig.sink.calls == 0:
+            await rig.forwarder.offer(batch(2, 3))  # scraped while the request is out
+        if rig.sink.calls < 3:
+            rig.sink.calls += 1
+            rig.sink.requests.append(json.loads(body))
+            raise timed_out()  # every attempt of the first push
+        await write(body)
+
+    rig.sink.write = time_out_while_more_arrives  # type: ignore[method-assign]
+    await rig.forwarder.offer(batch(1))
+    assert await rig.forwarder.flush() == 0
+    assert rig.spool.samples("fake") == 3
+    rig.clock.now += 30
+    assert await rig.forwarder.flush() == 3
+    assert rig.sink.requests == [[1], [1], [1], [1], [2, 3]]
+
+
+async def test_a_push_cancelled_mid_request_sends_that_request_again_whole(rig: Rig) -> None:
+    started = asyncio.Event()
+    write = rig.sink.write
+
+    async def hang_once(body: bytes) -> None:
+        if not started.is_set():
+            started.set()
+            await asyncio.sleep(3600)
+        await write(body)
+
+    rig.sink.write = hang_once  # type: ignore[method-assign]
+    await rig.forwarder.offer(batch(1))
+    push = asyncio.create_task(rig.forwarder.flush())
+    await started.wait()
+    push.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await push
+    await rig.forwarder.offer(batch(2))
+    assert await rig.forwarder.flush() == 2
+    assert rig.sink.requests == [[1], [2]]
 
 
 class LoopWatchingEncoding(FakeSink):
