@@ -306,8 +306,10 @@ class CircuitBreakerSpec(ApiModel):
         default=30, description="Seconds before the first trial call.", ge=1, le=3600
     )
     max_open_seconds: int = Field(
-        default=300,
-        description="The wait doubles on each failed trial up to this many seconds.",
+        default=30,
+        description="The wait doubles on each failed trial up to this many seconds. The "
+        "default keeps the time from an upstream's recovery to the first delivery under a "
+        "minute after an outage of any length.",
         ge=1,
         le=86400,
     )

@@ -193,8 +193,12 @@ class CircuitBreakerConfig(_Model):
         default=30.0, description="First wait before a trial call.", gt=0, le=3_600
     )
     max_open_seconds: float = Field(
-        default=300.0,
-        description="Cap of the wait, which doubles after each failed trial.",
+        default=30.0,
+        description=(
+            "Cap of the wait, which doubles after each failed trial. The default keeps the "
+            "time from an upstream's recovery to the first delivery under a minute after an "
+            "outage of any length, at one trial call every 30 s or so while it lasts."
+        ),
         gt=0,
         le=86_400,
     )

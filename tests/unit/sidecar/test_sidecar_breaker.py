@@ -127,7 +127,7 @@ def test_a_successful_trial_closes_the_circuit_and_forgets_the_failures() -> Non
 
 def test_each_failed_trial_doubles_the_wait_up_to_the_maximum() -> None:
     clock = FakeClock()
-    cb = make(clock)
+    cb = make(clock, max_open_seconds=300)
     fail(cb, 5)
     waits = []
     for _ in range(6):
@@ -244,3 +244,33 @@ def test_a_late_success_after_a_read_is_not_taken_for_the_trial() -> None:
     cb.record_success()  # the slow call ends well, but it was no trial
     assert cb.state is State.HALF_OPEN
     assert cb.allow()
+
+
+PUSH_INTERVAL_SECONDS = 15.0
+"""A sink's default push interval: a trial call happens at the first push after the wait."""
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("outage_seconds", [60.0, 600.0, 3600.0])
+def test_with_the_defaults_the_first_delivery_comes_within_a_minute_of_recovery(
+    seed: int, outage_seconds: float
+) -> None:
+    """However long the outage, a failed trial never pushes the next one past the cap, so
+    the upstream's recovery is found within cap + jitter + one push interval, while a dead
+    upstream gets one call every 30 s or so."""
+    clock = FakeClock()
+    circuit = breaker.CircuitBreaker(
+        config.CircuitBreakerConfig(), clock=clock, rng=random.Random(seed)
+    )
+    recovered_at = clock.now + outage_seconds + seed * 1.7  # any phase against the pushes
+    calls_while_down = 0
+    while True:
+        if circuit.allow():
+            if clock.now >= recovered_at:
+                circuit.record_success()
+                break
+            calls_while_down += 1
+            circuit.record_failure()
+        clock.advance(PUSH_INTERVAL_SECONDS)
+    assert clock.now - recovered_at < 60
+    assert calls_while_down <= 5 + outage_seconds / (30 * 0.8) + 1

@@ -61,7 +61,7 @@ def test_the_defaults_are_the_documented_ones() -> None:
     breaker = config.CircuitBreakerConfig()
     assert (breaker.failure_threshold, breaker.failure_rate) == (5, 0.5)
     assert (breaker.window_size, breaker.min_calls) == (10, 5)
-    assert (breaker.open_seconds, breaker.max_open_seconds, breaker.jitter) == (30, 300, 0.2)
+    assert (breaker.open_seconds, breaker.max_open_seconds, breaker.jitter) == (30, 30, 0.2)
     pool = config.PoolConfig()
     assert (pool.max_connections, pool.max_connections_per_host) == (100, 20)
 
