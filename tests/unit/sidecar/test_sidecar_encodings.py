@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 import struct
 
-import cramjam
 from prometheus_client import parser
-from sidecar_testing import protobuf_fields, scalar, submessages
+from tests.wire import decode_write_request, protobuf_fields, scalar, submessages
 
 from pulse_sidecar import config, samples
 from pulse_sidecar.sinks import otlp, protobuf, pushgateway, remote_write
@@ -32,26 +31,6 @@ def test_varints_match_the_protobuf_documentation() -> None:
     assert protobuf.varint(150) == b"\x96\x01"
     assert protobuf.varint(300) == b"\xac\x02"
     assert protobuf.varint(-1) == b"\xff" * 9 + b"\x01"
-
-
-def decode_write_request(
-    body: bytes,
-) -> list[tuple[list[tuple[str, str]], list[tuple[float, int]]]]:
-    decoded = []
-    for series in submessages(cramjam.snappy.decompress_raw(body).read(), 1):
-        labels = []
-        for label in submessages(series, 1):
-            name, value = submessages(label, 1)[0], submessages(label, 2)[0]
-            labels.append((name.decode(), value.decode()))
-        points = []
-        for point in submessages(series, 2):
-            raw_value = scalar(point, 1)
-            assert isinstance(raw_value, bytes)
-            timestamp = scalar(point, 2)
-            assert isinstance(timestamp, int)
-            points.append((struct.unpack("<d", raw_value)[0], timestamp))
-        decoded.append((labels, points))
-    return decoded
 
 
 def test_remote_write_groups_samples_by_series_with_sorted_labels_and_name_first() -> None:

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
-from sidecar_testing import submessages
+from tests.wire import submessages
 
 from pulse_sidecar import config, samples, telemetry
 from pulse_sidecar.sinks import http, otlp, pushgateway, remote_write
