@@ -42,6 +42,12 @@ class StreamSink(Protocol):
     @property
     def max_samples_per_send(self) -> int: ...
 
+    @property
+    def whole_families(self) -> bool:
+        """Whether a request must hold whole metric families (OTLP rebuilds a histogram
+        from its samples); otherwise requests are cut at exactly `max_samples_per_send`."""
+        ...
+
     def encode(self, batch: Sequence[samples.Sample]) -> bytes: ...
 
     async def write(self, body: bytes) -> None: ...
@@ -184,7 +190,7 @@ class QueueForwarder:
                 return 0
             if outcome is delivery.Outcome.DELIVERED:
                 sent += count
-        chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
+        chunks = self._chunks(self._take_all())
         done = 0
         try:
             for chunk in chunks:
@@ -215,7 +221,7 @@ class QueueForwarder:
         encode, which would stall ingest on the loop."""
         if not self._buffered and self._unanswered is None:
             return
-        chunks = _chunks(self._take_all(), self._sink.max_samples_per_send)
+        chunks = self._chunks(self._take_all())
         try:
             encoded = await asyncio.to_thread(_encode, self._sink.encode, chunks)
         except asyncio.CancelledError:
@@ -233,6 +239,9 @@ class QueueForwarder:
                 "cannot spool; dropped the samples",
                 extra={"sink": self.name, "samples": lost, "error": str(error)},
             )
+
+    def _chunks(self, batch: list[samples.Sample]) -> list[list[samples.Sample]]:
+        return _chunks(batch, self._sink.max_samples_per_send, self._sink.whole_families)
 
     def _take_all(self) -> list[samples.Sample]:
         taken = [sample for batch in self._buffer for sample in batch]
@@ -259,12 +268,14 @@ def _encode(
     return [(encode(chunk), len(chunk)) for chunk in chunks]
 
 
-def _chunks(batch: list[samples.Sample], limit: int) -> list[list[samples.Sample]]:
-    """Consecutive chunks of about `limit` samples, cut only between metric families.
-
-    Keeping a family whole keeps a histogram's buckets in one request, which OTLP needs to
-    rebuild it; a chunk may exceed `limit` by the size of its last family.
-    """
+def _chunks(
+    batch: list[samples.Sample], limit: int, whole_families: bool
+) -> list[list[samples.Sample]]:
+    """Consecutive chunks of `limit` samples; with `whole_families`, of about `limit`,
+    cut only between metric families (a chunk may then exceed `limit` by the size of its
+    last family)."""
+    if not whole_families:
+        return [batch[start : start + limit] for start in range(0, len(batch), limit)]
     chunks: list[list[samples.Sample]] = []
     current: list[samples.Sample] = []
     for sample in batch:

@@ -32,6 +32,8 @@ class OtlpSink:
     def __init__(self, settings: config.OtlpSink, metrics: telemetry.Telemetry) -> None:
         self.name = settings.name
         self.max_samples_per_send = settings.max_samples_per_send
+        self.whole_families = True
+        """A histogram or summary is rebuilt from its family's samples."""
         self._url = str(settings.url)
         self._client = http.SinkClient(settings, retryable, metrics)
 

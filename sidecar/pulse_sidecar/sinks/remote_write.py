@@ -32,6 +32,8 @@ class RemoteWriteSink:
     def __init__(self, settings: config.RemoteWriteSink, metrics: telemetry.Telemetry) -> None:
         self.name = settings.name
         self.max_samples_per_send = settings.max_samples_per_send
+        self.whole_families = False
+        """Series are independent: a request is cut at exactly max_samples_per_send."""
         self._url = str(settings.url)
         self._client = http.SinkClient(settings, retryable, metrics)
 

@@ -13,6 +13,7 @@ import pytest
 from pulse_devcluster import exposition
 from sidecar_upstreams import Prometheus, Proxy, Sidecar, http_get
 from tests.support import eventually
+from tests.wire import decode_write_request
 
 LABELS = {
     "collector": "checkout",
@@ -102,6 +103,28 @@ def test_scraped_series_are_relayed_once_each_with_exact_values(
         for i in range(200)
     }
     assert prometheus.values("sum(queue_depth)") == {frozenset(): sum(i * 1.5 for i in range(200))}
+
+
+def test_one_large_family_is_sent_in_requests_of_at_most_max_samples_per_send(
+    prometheus: Prometheus,
+    sidecar: Callable[..., Sidecar],
+    target: Callable[[str], str],
+    proxy_to: Callable[[str], Proxy],
+) -> None:
+    """Receivers bound a request's size; a family is no reason to go past the limit."""
+    exposition = "# TYPE queue_depth gauge\n" + "".join(
+        f'queue_depth{{queue="q{i}"}} {i}\n' for i in range(2_500)
+    )
+    port = target(exposition)
+    proxy = proxy_to(prometheus.url)
+    running = sidecar(
+        scrape=[{"name": "app", "port": int(port), "interval_seconds": 3600}],
+        **remote_write(proxy.url, max_samples_per_send=1_000),
+    )
+    running.start()
+    eventually(lambda: len(prometheus.query("queue_depth")) == 2_500, what="every series")
+    sent = [len(decode_write_request(r.body)) for r in proxy.requests if r.body]
+    assert sorted(sent) == [500, 1_000, 1_000]
 
 
 def test_an_outage_opens_the_breaker_and_every_sample_arrives_after_recovery(

@@ -39,6 +39,7 @@ class FakeSink:
 
     name = "fake"
     max_samples_per_send = 3
+    whole_families = True
 
     def __init__(self) -> None:
         self.failures: list[http.SinkError] = []
@@ -138,6 +139,19 @@ async def test_chunks_are_cut_only_between_families(rig: Rig) -> None:
     await rig.forwarder.offer(batch(1, 2, 3, 4, family="a") + batch(5, family="b"))
     await rig.forwarder.flush()
     assert rig.sink.calls == 2
+
+
+async def test_a_sink_that_takes_families_apart_never_gets_more_than_its_limit(
+    tmp_path: Path,
+) -> None:
+    """Remote write: a family of a million series must not become one request."""
+    sink = FakeSink()
+    sink.whole_families = False
+    cutting = Rig(tmp_path, sink=sink)
+    await cutting.spool.open(["fake"])
+    await cutting.forwarder.offer(batch(1, 2, 3, 4, 5, 6, 7, family="a"))
+    assert await cutting.forwarder.flush() == 7
+    assert sink.requests == [[1, 2, 3], [4, 5, 6], [7]]
 
 
 async def test_a_503_is_retried_with_growing_backoff(rig: Rig) -> None:
