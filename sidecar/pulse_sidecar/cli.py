@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print=None,
             access_log_class=logs.AccessLogger,
             shutdown_timeout=HANDLER_DRAIN_SECONDS,
+            # aiohttp closes a connection that stays without a whole request head this long
+            # after it opened or went idle: the head's read timeout
+            keepalive_timeout=settings.server.read_timeout_seconds,
         )
     except Exception:
         log.exception("the sidecar stopped on an error")

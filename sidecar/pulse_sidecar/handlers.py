@@ -130,18 +130,25 @@ def _caller(request: web.Request) -> str:
 
 
 async def _body(request: web.Request, headers: dict[str, str]) -> bytes:
-    """The body, refused with 413 before reading when it announces more than the limit."""
+    """The body, refused with 413 before reading when it announces more than the limit,
+    and with 408 when it takes longer than the read timeout to arrive."""
     limit = events.MAX_BODY_BYTES
     too_large = f"the body is over the limit of {limit} bytes"
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(
             max_size=limit, actual_size=request.content_length, text=too_large, headers=headers
         )
+    timeout = request.app[appstate.CONFIG].server.read_timeout_seconds
     try:
-        return await request.read()
+        async with asyncio.timeout(timeout):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise web.HTTPRequestEntityTooLarge(
             max_size=limit, actual_size=limit + 1, text=too_large, headers=headers
+        ) from None
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text=f"the body did not arrive within {timeout:g}s", headers=headers
         ) from None
 
 

@@ -71,6 +71,16 @@ class ServerConfig(_Model):
         ge=0,
         le=3_600,
     )
+    read_timeout_seconds: float = Field(
+        default=10.0,
+        description=(
+            "Time a client has to send a request's head once its connection is open or idle, "
+            "and then its body: one that drips bytes is cut off (the connection closed, or "
+            "408 for a body), so slow clients cannot hold the port's connections."
+        ),
+        gt=0,
+        le=300,
+    )
 
 
 class ScrapeTarget(_Model):
