@@ -43,6 +43,15 @@ def ticker() -> Iterator[tuple[Ticker, int]]:
         yield counting, port
 
 
+@pytest.fixture
+def slow_receiver(prometheus: Prometheus, proxy_to: Callable[[str], Proxy]) -> Proxy:
+    """The real Prometheus behind a proxy that stores each request at once and answers
+    SLOW_ANSWER_SECONDS later."""
+    proxy = proxy_to(prometheus.url)
+    proxy.delay = SLOW_ANSWER_SECONDS
+    return proxy
+
+
 def settings(proxy: Proxy, port: int, **sink: float) -> dict[str, object]:
     return {
         "ingest": {"interval_seconds": 0.2},
@@ -108,12 +117,11 @@ def drain(running: Sidecar, proxy: Proxy) -> None:
 def test_sigterm_during_slow_pushes_loses_nothing_and_sends_nothing_out_of_order(
     prometheus: Prometheus,
     sidecar: Callable[..., Sidecar],
-    proxy_to: Callable[[str], Proxy],
+    slow_receiver: Proxy,
     ticker: tuple[Ticker, int],
 ) -> None:
     counting, port = ticker
-    proxy = proxy_to(prometheus.url)
-    proxy.delay = SLOW_ANSWER_SECONDS
+    proxy = slow_receiver
     running = sidecar(**settings(proxy, port))
     posted: list[int] = []
     sigterms: list[float] = []
@@ -128,19 +136,21 @@ def test_sigterm_during_slow_pushes_loses_nothing_and_sends_nothing_out_of_order
 
     assert refused(proxy) == [], "Prometheus refused requests (out of order?)"
     assert delivered_events(prometheus) == set(posted)
-    near_a_sigterm = lambda at: any(-0.5 < stop - at < 0.5 for stop in sigterms)  # noqa: E731
+
+    def near_a_sigterm(served_at: float) -> bool:
+        return any(abs(stop - served_at) < 0.5 for stop in sigterms)
+
     assert missing_ticks(prometheus, counting, near_a_sigterm) == set()
 
 
 def test_a_receiver_that_stores_but_answers_after_the_timeout_loses_nothing(
     prometheus: Prometheus,
     sidecar: Callable[..., Sidecar],
-    proxy_to: Callable[[str], Proxy],
+    slow_receiver: Proxy,
     ticker: tuple[Ticker, int],
 ) -> None:
     counting, port = ticker
-    proxy = proxy_to(prometheus.url)
-    proxy.delay = SLOW_ANSWER_SECONDS
+    proxy = slow_receiver
     running = sidecar(**settings(proxy, port, timeout_seconds=1.0))
     running.start()
     posted: list[int] = []

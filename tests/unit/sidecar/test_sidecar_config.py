@@ -142,7 +142,8 @@ SINK = "collector: {name: c}\nsinks: [{type: otlp, url: 'http://x', "
         ),
         (
             "collector: {name: c}\nserver: {prot: 1}",
-            "server.prot: unknown setting; allowed: address, port, shutdown_grace_seconds, read_timeout_seconds",
+            "server.prot: unknown setting; allowed: address, port, shutdown_grace_seconds, "
+            "read_timeout_seconds",
         ),
         ("server: {port: 1}", "collector: Field required"),
         (
