@@ -267,7 +267,18 @@ def _page_on_demand(cluster: LocalCluster, receiver: Receiver) -> None:
     heals until the page resolves; the notifications are printed as they arrive."""
     _section("An SLO page: the demo collector fails every request (examples/real-node)")
     pods = json.loads(cluster.kubectl("get", "pods", "-n", "pulse-demo", "-o", "json").stdout)
-    knobs = f"http://{pods['items'][0]['status']['podIP']}:8080/knobs"
+    ips = [p["status"]["podIP"] for p in pods["items"] if p["status"].get("phase") == "Running"]
+    if not ips:
+        print("No demo collector pod is running: no page brought on.", flush=True)
+        return
+    knobs = f"http://{ips[0]}:8080/knobs"
+    try:
+        _fault_and_heal(cluster, receiver, knobs)
+    except OSError as error:
+        print(f"The demo collector's {knobs} did not answer ({error}).", flush=True)
+
+
+def _fault_and_heal(cluster: LocalCluster, receiver: Receiver, knobs: str) -> None:
     _post_json(knobs, {"errorRatio": 1})
     print(f"POST {knobs} errorRatio=1; waiting for the page...", flush=True)
     fault = time.monotonic()
