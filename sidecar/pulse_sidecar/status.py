@@ -95,6 +95,7 @@ def document(app: web.Application) -> dict[str, Any]:
             "bytes": 0 if durable is None else durable.size_bytes,
             "limit_bytes": settings.spool.max_bytes,
             "samples": sum(s.get("spooled_samples", 0) for s in sinks),
+            "quarantined": None if durable is None else _quarantined(durable.quarantined),
         },
     }
 
@@ -103,3 +104,16 @@ def _moment(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat()
+
+
+def _quarantined(damaged: Any) -> dict[str, Any] | None:
+    """The last damaged spool file set aside: where its head is kept, and what was lost."""
+    if damaged is None:
+        return None
+    return {
+        "kept_as": str(damaged.kept_as),
+        "file_bytes": damaged.file_bytes,
+        "error": damaged.error,
+        "at": _moment(damaged.at),
+        "samples_lost": None if damaged.samples is None else dict(damaged.samples),
+    }

@@ -48,7 +48,7 @@ class Telemetry:
         self.samples_dropped = Counter(
             "collector_samples_dropped",
             "Samples given up on, by sink and reason"
-            " (rejected, spool_full, spool_error, buffer_full, sink_removed).",
+            " (rejected, spool_full, spool_error, spool_corrupt, buffer_full, sink_removed).",
             ["sink", "reason"],
             registry=registry,
         )
@@ -115,6 +115,11 @@ class Telemetry:
         self.spool_bytes = Gauge(
             "collector_spool_bytes",
             "Payload bytes held in the durable spool.",
+            registry=registry,
+        )
+        self.spool_quarantines = Counter(
+            "collector_spool_quarantines",
+            "Damaged spool files set aside and replaced by an empty one.",
             registry=registry,
         )
         self.spool_limit_bytes = Gauge(

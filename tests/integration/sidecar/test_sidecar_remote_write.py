@@ -220,6 +220,32 @@ def test_nothing_spooled_is_lost_when_the_sidecar_is_killed_during_an_outage(
     assert prometheus.samples("login_total") == [1.0, 3.0, 6.0, 10.0]
 
 
+def test_a_spool_damaged_while_the_sidecar_was_down_is_set_aside_and_collection_goes_on(
+    prometheus: Prometheus, sidecar: Callable[..., Sidecar]
+) -> None:
+    """Before, every start exited 1 on `file is not a database`: a crash loop."""
+    running = sidecar(server={"shutdown_grace_seconds": 1}, **remote_write(prometheus.url))
+    running.start()
+    prometheus.stop()
+    running.post(login(1))
+    assert running.stop(signal.SIGTERM) == 0  # spooled, and the journal folded into the file
+    spool_file = running.workdir / "spool.db"
+    with spool_file.open("r+b") as damaged:
+        damaged.write(b"\xff" * 100)
+
+    prometheus.start()
+    running.start()
+    quarantined = running.status()["spool"]["quarantined"]
+    assert quarantined["error"] == "file is not a database"
+    assert quarantined["kept_as"] == f"{spool_file}.corrupt"
+    assert running.metric("collector_spool_quarantines_total") == 1
+    assert "set it aside" in running.log()
+    running.post(login(5))
+    running.flush()
+    eventually(lambda: prometheus.query("login_total") != [], what="a sample after the damage")
+    assert prometheus.samples("login_total") == [5.0]
+
+
 def test_sigterm_pushes_what_is_buffered_and_exits_0(
     prometheus: Prometheus, sidecar: Callable[..., Sidecar]
 ) -> None:

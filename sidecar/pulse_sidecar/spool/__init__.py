@@ -10,7 +10,9 @@ SQLite calls block, so they run on one dedicated thread, which also owns the con
 What a job there adds or removes comes back as a delta that the event loop applies: the
 counters that /status and the forwarders read are written on the loop only.
 WAL with synchronous=NORMAL survives a killed process, which is the failure that matters on
-an emptyDir (a lost node loses the volume anyway).
+an emptyDir (a lost node loses the volume anyway). A file found damaged, at start or later, is
+set aside (`quarantine`) and replaced by an empty one: its samples are counted as dropped, and
+collection goes on.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pulse_sidecar import telemetry
+from pulse_sidecar.spool import quarantine
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +61,21 @@ class SpooledBatch:
 
 @dataclasses.dataclass(frozen=True)
 class _Delta:
-    """What a job on the spool's thread added to the file (negative: removed), per sink."""
+    """What a job on the spool's thread added to the file (negative: removed), per sink;
+    with `replaced`, after the damaged file was set aside: counted from nothing."""
 
     bytes: int
     samples: Mapping[str, int]
+    replaced: quarantine.Quarantine | None = None
 
     def __add__(self, other: _Delta) -> _Delta:
         samples = dict(self.samples)
         for sink, count in other.samples.items():
             samples[sink] = samples.get(sink, 0) + count
-        return _Delta(self.bytes + other.bytes, samples)
+        return _Delta(self.bytes + other.bytes, samples, self.replaced)
+
+
+_UNCHANGED = _Delta(0, {})
 
 
 class Spool:
@@ -85,6 +93,8 @@ class Spool:
         self._file_bytes = 0
         """The payload bytes as the spool's thread counts them, to decide what to drop when
         full; only that thread reads or writes it."""
+        self.quarantined: quarantine.Quarantine | None = None
+        """The last damaged file set aside, for /status."""
 
     @property
     def size_bytes(self) -> int:
@@ -97,43 +107,59 @@ class Spool:
 
     async def open(self, sinks: Collection[str]) -> None:
         """Opens the file, and drops what it holds for sinks no longer configured."""
-        await self._change(lambda: self._open(sinks))
+        await self._run(lambda: (None, self._open(sinks)))
         log.info(
             "spool opened",
             extra={"path": str(self._path), "bytes": self._bytes, "samples": self._samples},
         )
 
     async def close(self) -> None:
-        await self._call(self._close)
+        await self._wait(self._submit(self._close))
         self._executor.shutdown()
 
     async def append(self, sink: str, batches: Sequence[tuple[bytes, int]]) -> None:
         """Stores `(payload, samples)` batches for `sink` after everything it already has."""
         if batches:
-            await self._change(lambda: self._append(sink, batches))
+            await self._run(lambda: (None, self._append(sink, batches)))
 
     async def first(self, sink: str) -> SpooledBatch | None:
         """The oldest batch not yet acknowledged by `sink`."""
         if not self.samples(sink):
             return None
-        return await self._call(lambda: self._first(sink))
+        return await self._run(lambda: (self._first(sink), _UNCHANGED))
 
     async def ack(self, sink: str, batch: SpooledBatch) -> None:
         """Moves `sink`'s cursor past `batch` and deletes it."""
-        await self._change(lambda: self._ack(sink, batch))
+        await self._run(lambda: (None, self._ack(sink, batch)))
 
-    async def _call(self, job: Callable[[], _T]) -> _T:
-        return await self._wait(self._submit(job))
-
-    async def _change(self, job: Callable[[], _Delta]) -> None:
+    async def _run(self, job: Callable[[], tuple[_T, _Delta]]) -> _T:
         """Runs `job` on the spool's thread and applies its delta on the loop.
 
         A cancelled caller does not stop the job on the thread, so the delta is applied
-        whenever the job ends: the counters must keep matching the file.
+        whenever the job ends: the counters must keep matching the file. Deltas are applied
+        in the order the jobs ran, so one that replaced the file resets what came before it.
         """
-        running = self._submit(job)
+        running = self._submit(lambda: self._guarded(job))
         running.add_done_callback(self._apply_result)
-        await self._wait(asyncio.shield(running))
+        result, _ = await self._wait(asyncio.shield(running))
+        return result
+
+    def _guarded(self, job: Callable[[], tuple[_T, _Delta]]) -> tuple[_T, _Delta]:
+        """`job`, run again on a new, empty file if it found the file damaged."""
+        try:
+            return job()
+        except sqlite3.DatabaseError as error:
+            if not quarantine.is_corruption(error):
+                raise
+            damage = str(error)
+        except quarantine.CorruptSpoolError as error:
+            damage = f"quick check: {error}"
+        self._close()
+        replaced = quarantine.set_aside(self._path, damage)
+        self._file_bytes = 0
+        self._db = self._connect()
+        result, delta = job()
+        return result, dataclasses.replace(delta, replaced=replaced)
 
     def _submit(self, job: Callable[[], _T]) -> asyncio.Future[_T]:
         return asyncio.get_running_loop().run_in_executor(self._executor, job)
@@ -141,32 +167,60 @@ class Spool:
     async def _wait(self, job: Awaitable[_T]) -> _T:
         try:
             return await job
-        except (sqlite3.Error, OSError) as error:
+        except (sqlite3.Error, OSError, quarantine.CorruptSpoolError) as error:
             raise SpoolError(f"spool {self._path}: {error}") from error
 
-    def _apply_result(self, job: asyncio.Future[_Delta]) -> None:
+    def _apply_result(self, job: asyncio.Future[tuple[Any, _Delta]]) -> None:
         if not job.cancelled() and job.exception() is None:
-            self._apply(job.result())
+            self._apply(job.result()[1])
 
     def _apply(self, delta: _Delta) -> None:
+        if delta.replaced is not None:
+            self._forget(delta.replaced)
         self._bytes += delta.bytes
         for sink, count in delta.samples.items():
             self._samples[sink] = self.samples(sink) + count
         self._publish()
 
-    def _open(self, sinks: Collection[str]) -> _Delta:
+    def _forget(self, replaced: quarantine.Quarantine) -> None:
+        """Counts what the damaged file held as dropped: the loop's own counts when it was
+        found at work, else what the file still said of itself, if anything."""
+        held = {sink: n for sink, n in self._samples.items() if n}
+        lost = held or replaced.samples
+        for sink, samples in (lost or {}).items():
+            self._metrics.samples_dropped.labels(sink, "spool_corrupt").inc(samples)
+        self._metrics.spool_quarantines.inc()
+        self._bytes = 0
+        self._samples = dict.fromkeys(self._samples, 0)
+        self.quarantined = dataclasses.replace(replaced, samples=lost)
+        log.error(
+            "the spool's file is damaged: set it aside and started an empty one",
+            extra={
+                "error": replaced.error,
+                "kept_as": str(replaced.kept_as),
+                "file_bytes": replaced.file_bytes,
+                "samples_lost": "unknown" if lost is None else lost,
+            },
+        )
+
+    def _connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self._path, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SCHEMA)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open(self, sinks: Collection[str]) -> _Delta:
+        self._close()
+        self._db = db = self._connect()
+        quarantine.check(db)
         self._forget_removed_sinks(db, sinks)
-        rows = db.execute(
-            "SELECT b.sink, SUM(b.samples), SUM(LENGTH(b.payload)) FROM batches b"
-            " LEFT JOIN cursors c ON c.sink = b.sink"
-            " WHERE b.id > COALESCE(c.sent_id, 0) GROUP BY b.sink"
-        ).fetchall()
-        self._db = db
+        rows = db.execute(quarantine.PENDING).fetchall()
         self._file_bytes = sum(size for _, _, size in rows)
         return _Delta(self._file_bytes, {sink: samples for sink, samples, _ in rows})
 
