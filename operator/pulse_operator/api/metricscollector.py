@@ -37,7 +37,11 @@ from pulse_operator.api.labels import (
     reserved,
 )
 from pulse_operator.api.rules import Rule
-from pulse_sidecar.config import METRIC_NAME_PATTERN
+from pulse_sidecar.config import (
+    DEFAULT_BODY_SIZE_LIMIT_BYTES,
+    DEFAULT_SAMPLE_LIMIT,
+    METRIC_NAME_PATTERN,
+)
 
 DEFAULT_SIDECAR_PORT = 8000
 SIDECAR_PORT_NAME = "pulse-metrics"
@@ -135,6 +139,21 @@ class ScrapeTarget(ApiModel):
     )
     interval: Duration = Field(default="30s", description="How often to scrape.")
     timeout: Duration = Field(default="10s", description="Give up after this; at most interval.")
+    sample_limit: int = Field(
+        default=DEFAULT_SAMPLE_LIMIT,
+        description="Samples one scrape may hold; more fails the whole scrape (the target is "
+        "down, its series go stale), as Prometheus's sample_limit does. Raise it together "
+        "with the sidecar's memory limit.",
+        ge=1,
+        le=10_000_000,
+    )
+    body_size_limit_bytes: int = Field(
+        default=DEFAULT_BODY_SIZE_LIMIT_BYTES,
+        description="Uncompressed bytes one scrape's body may have; a longer body fails the "
+        "scrape as soon as it passes the limit, as Prometheus's body_size_limit does.",
+        ge=1024,
+        le=1024 * 1024 * 1024,
+    )
 
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> ScrapeTarget:

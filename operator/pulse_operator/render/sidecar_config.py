@@ -55,7 +55,8 @@ _USER_FIELDS: list[tuple[str, _Replacement]] = [
     (r"server\.port", lambda m, _: "spec.sidecar.port"),
     (r"scrape\[(\d+)\]\.(interval|timeout)_seconds",
      lambda m, _: f"spec.scrape.targets[{m[1]}].{m[2]}"),
-    (r"scrape\[(\d+)\]\.(port|path)", lambda m, _: f"spec.scrape.targets[{m[1]}].{m[2]}"),
+    (r"scrape\[(\d+)\]\.(port|path|sample_limit|body_size_limit_bytes)",
+     lambda m, _: f"spec.scrape.targets[{m[1]}].{to_camel(m[2])}"),
     (r"scrape\[(\d+)\]", lambda m, _: f"spec.scrape.targets[{m[1]}]"),
     (r"ingest\.(\w+)", lambda m, _: f"spec.ingest.{to_camel(m[1])}"),
     (r"sinks\[(\d+)\]\.(url|timeout)(_seconds)?", lambda m, spec: _endpoint_field(m, spec)),
@@ -107,6 +108,8 @@ def _raw_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> dict[s
                 "path": target.path,
                 "interval_seconds": duration_seconds(target.interval),
                 "timeout_seconds": duration_seconds(target.timeout),
+                "sample_limit": target.sample_limit,
+                "body_size_limit_bytes": target.body_size_limit_bytes,
             }
             for i, target in enumerate(spec.scrape.targets)
         ],

@@ -83,6 +83,13 @@ class ServerConfig(_Model):
     )
 
 
+DEFAULT_SAMPLE_LIMIT = 50_000
+"""What the sidecar's default 256 MiB memory limit holds with room to spare (about 170 MiB
+of RSS at 50,000 series); Prometheus has no default, but a pod's memory limit does."""
+DEFAULT_BODY_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
+"""About 150,000 lines of typical exposition: more than the default sample limit allows."""
+
+
 class ScrapeTarget(_Model):
     """An endpoint in the pod exposing Prometheus text format or OpenMetrics."""
 
@@ -100,6 +107,24 @@ class ScrapeTarget(_Model):
     interval_seconds: Seconds = Field(default=15.0, description="Time between two scrapes.")
     timeout_seconds: Seconds = Field(
         default=10.0, description="Time a scrape may take; at most interval."
+    )
+    sample_limit: int = Field(
+        default=DEFAULT_SAMPLE_LIMIT,
+        description=(
+            "Samples a scrape may hold; more fails the whole scrape, as Prometheus's "
+            "`sample_limit` does (the target is down, its series go stale)."
+        ),
+        ge=1,
+        le=10_000_000,
+    )
+    body_size_limit_bytes: int = Field(
+        default=DEFAULT_BODY_SIZE_LIMIT_BYTES,
+        description=(
+            "Uncompressed bytes a scrape's body may have; a longer body fails the scrape as "
+            "soon as it passes the limit, as Prometheus's `body_size_limit` does."
+        ),
+        ge=1024,
+        le=1024 * 1024 * 1024,
     )
 
     @model_validator(mode="after")

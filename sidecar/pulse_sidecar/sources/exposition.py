@@ -16,7 +16,8 @@ exemplars are dropped, and `_created` samples are left out.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import TypeVar
 
 from pulse_sidecar import samples
@@ -57,6 +58,10 @@ class ExpositionError(ValueError):
     """The body is not valid exposition; the message names the line."""
 
 
+class SampleLimitError(Exception):
+    """The scrape holds more samples than its target's limit."""
+
+
 class SeriesParser:
     """Parses one target's scrapes, remembering its series between them.
 
@@ -68,14 +73,17 @@ class SeriesParser:
         self._identity = dict(identity)
         self._known: dict[str, tuple[str, samples.Labels]] = {}
 
-    def parse(self, text: str, openmetrics: bool, timestamp_ms: int) -> list[samples.Sample]:
-        """The samples of `text`; those without a timestamp get `timestamp_ms`."""
+    def parse(
+        self, text: str, openmetrics: bool, timestamp_ms: int, limit: int = sys.maxsize
+    ) -> list[samples.Sample]:
+        """The samples of `text`; those without a timestamp get `timestamp_ms`. Stops with
+        SampleLimitError at sample `limit` + 1, before the rest costs memory or time."""
         known = self._known
         families: dict[str, tuple[str, str]] = {}
         parsed: list[samples.Sample] = []
         append = parsed.append
         ended = False
-        for number, line in enumerate(text.split("\n"), 1):
+        for number, line in enumerate(_lines(text), 1):
             if ended and line:
                 raise ExpositionError(f"line {number}: text after # EOF")
             if not line:
@@ -100,6 +108,9 @@ class SeriesParser:
                 family = families[name] = (name, "unknown")
             elif family is _LEFT_OUT:
                 continue
+            if number > limit and len(parsed) >= limit:
+                known.clear()  # a target over its limit fails every scrape: keep nothing
+                raise SampleLimitError(f"more than {limit} samples (sample_limit)")
             append(samples.Sample(name, labels, value, timestamp, family[0], family[1]))
         if openmetrics and not ended:
             raise ExpositionError("OpenMetrics must end with # EOF: the body was cut off")
@@ -148,6 +159,21 @@ class SeriesParser:
             pairs = _labels(label_text or "", number)
             series = self._known[head] = (name, samples.labelled(pairs, self._identity))
         return series, value, timestamp
+
+
+_BLOCK = 1 << 20
+
+
+def _lines(text: str) -> Iterator[str]:
+    """`text.split("\n")`, a block of about a MiB at a time: a scrape given up at its sample
+    limit never holds the lines of the rest of its body."""
+    start, size = 0, len(text)
+    while start <= size:
+        end = text.find("\n", start + _BLOCK)
+        if end < 0:
+            end = size
+        yield from text[start:end].split("\n")
+        start = end + 1
 
 
 def _labels(text: str, number: int) -> list[tuple[str, str]]:

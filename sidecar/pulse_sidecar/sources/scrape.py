@@ -3,6 +3,9 @@
 A failing target is reported (`collector_target_up` 0, an error counted, its series marked
 stale by the pipeline) and scraped again on schedule: it never stops the sidecar.
 Parsing runs in a worker thread so that a large scrape does not stall event ingest.
+What one scrape may cost is bounded, so that one target cannot take the memory the others
+need: its body is read in chunks and given up past `body_size_limit_bytes` (a never-ending
+body included), and its parse is given up past `sample_limit` samples.
 """
 
 from __future__ import annotations
@@ -69,7 +72,8 @@ class ScrapeSource:
                     raise sources.CollectionError(
                         "http_status", f"{self._url} answered {response.status}"
                     )
-                text = await response.text(errors="replace")
+                body = await self._read(response)
+                text = body.decode("utf-8", errors="replace")  # both formats are UTF-8
                 openmetrics = response.content_type == "application/openmetrics-text"
         except TimeoutError:
             raise sources.CollectionError(
@@ -77,10 +81,35 @@ class ScrapeSource:
             ) from None
         except aiohttp.ClientError as error:
             raise sources.CollectionError("connection", f"{self._url}: {error}") from None
+        del body  # the text is all that is needed from here on
+        limit = self._target.sample_limit
         try:
-            scraped = await asyncio.to_thread(self._parser.parse, text, openmetrics, timestamp_ms)
+            scraped = await asyncio.to_thread(
+                self._parser.parse, text, openmetrics, timestamp_ms, limit
+            )
         except exposition.ExpositionError as error:
             raise sources.CollectionError("parse", f"{self._url}: {error}") from None
+        except exposition.SampleLimitError as error:
+            raise sources.CollectionError("sample_limit", f"{self._url}: {error}") from None
         self.up, self.last_error = True, None
         self._metrics.target_samples.labels(self._target.name).set(len(scraped))
         return scraped
+
+    async def _read(self, response: aiohttp.ClientResponse) -> bytearray:
+        """The body, refused as soon as it is longer than the target's limit."""
+        limit = self._target.body_size_limit_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise self._too_large(limit)
+        body = bytearray()  # one buffer, grown in place: no list of chunks, no join's copy
+        async for chunk in response.content.iter_any():
+            if len(body) + len(chunk) > limit:
+                raise self._too_large(limit)
+            body += chunk
+        return body
+
+    def _too_large(self, limit: int) -> sources.CollectionError:
+        """Made where it is raised: an error held in a local of the frame that raises it
+        would keep that frame, and the body in it, alive until the cyclic GC runs."""
+        return sources.CollectionError(
+            "body_size_limit", f"{self._url}: the body is larger than {limit} bytes"
+        )

@@ -7,6 +7,7 @@ rules agree, the fast parser must give exactly what prometheus_client's families
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -181,3 +182,23 @@ def test_the_memory_of_series_follows_what_the_target_serves() -> None:
     remembering.parse("a 1\n", False, 0)
     assert len(remembering._known) == 0
     assert [s.name for s in remembering.parse("a 1\n", False, 0)] == ["a"]
+
+
+@pytest.mark.parametrize("block", [1, 3, 7])
+def test_lines_are_split_in_blocks_exactly_as_one_split_would(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exposition, "_BLOCK", block)
+    rng = random.Random(block)
+    for _ in range(2000):
+        text = "".join(rng.choice("ab\n") for _ in range(rng.randrange(0, 24)))
+        assert list(exposition._lines(text)) == text.split("\n"), repr(text)
+
+
+def test_the_sample_limit_stops_the_parse_and_counts_only_samples_kept() -> None:
+    """`_created` samples and comments are not samples; the limit is on what is kept."""
+    text = "# TYPE jobs counter\njobs_total 1\njobs_created 5\n# HELP x y\nother 2\n"
+    parser = exposition.SeriesParser(IDENTITY)
+    assert len(parser.parse(text, False, 0, limit=2)) == 2
+    with pytest.raises(exposition.SampleLimitError, match="more than 1 samples"):
+        parser.parse(text, False, 0, limit=1)

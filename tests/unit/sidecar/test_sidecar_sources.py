@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import grimp
@@ -30,6 +31,16 @@ class Target:
         self.content_type = "text/plain; version=0.0.4"
         self.delay = 0.0
         self.accept: str | None = None
+        self.streamed_bytes = 0
+
+    async def never_ending(self, request: web.Request) -> web.StreamResponse:
+        """A chunked body that goes on for as long as the client reads it."""
+        response = web.StreamResponse(headers={"Content-Type": "text/plain; version=0.0.4"})
+        await response.prepare(request)
+        line = b'jobs_total{queue="x"} 1\n' * 1000
+        while True:
+            await response.write(line)
+            self.streamed_bytes += len(line)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.accept = request.headers.get("Accept")
@@ -44,6 +55,7 @@ async def target() -> AsyncIterator[tuple[Target, int]]:
     served = Target()
     app = web.Application()
     app.router.add_get("/metrics", served.handle)
+    app.router.add_get("/forever", served.never_ending)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
@@ -59,9 +71,13 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def scraper(
-    port: int, session: aiohttp.ClientSession, registry: CollectorRegistry, timeout: float = 5
+    port: int,
+    session: aiohttp.ClientSession,
+    registry: CollectorRegistry,
+    timeout: float = 5,
+    **limits: Any,
 ) -> scrape.ScrapeSource:
-    settings = config.ScrapeTarget(name="app", port=port, timeout_seconds=timeout)
+    settings = config.ScrapeTarget(name="app", port=port, timeout_seconds=timeout, **limits)
     return scrape.ScrapeSource(settings, session, telemetry.Telemetry(registry), {"pod": "p"})
 
 
@@ -124,6 +140,44 @@ async def test_a_target_nobody_listens_on_is_a_connection_error(
     with pytest.raises(sources.CollectionError) as failed:
         await scraper(unused_tcp_port, session, CollectorRegistry()).collect(0)
     assert failed.value.reason == "connection"
+
+
+async def test_a_scrape_over_its_sample_limit_fails_whole_as_in_prometheus(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    at_limit = scraper(target[1], session, CollectorRegistry(), sample_limit=2)
+    assert len(await at_limit.collect(0)) == 2
+    registry = CollectorRegistry()
+    over = scraper(target[1], session, registry, sample_limit=1)
+    with pytest.raises(sources.CollectionError, match=r"more than 1 samples") as failed:
+        await over.collect(0)
+    assert failed.value.reason == "sample_limit"
+    assert registry.get_sample_value("collector_target_up", {"target": "app"}) == 0
+
+
+async def test_a_body_over_its_size_limit_is_refused_before_it_is_read(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    target[0].body = TEXT + "#" * 2000  # sent with a Content-Length beyond the limit
+    source = scraper(target[1], session, CollectorRegistry(), body_size_limit_bytes=1024)
+    with pytest.raises(sources.CollectionError, match=r"larger than 1024 bytes") as failed:
+        await source.collect(0)
+    assert failed.value.reason == "body_size_limit"
+
+
+async def test_a_never_ending_body_is_cut_at_the_size_limit_not_at_the_timeout(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    settings = config.ScrapeTarget(
+        name="app", port=target[1], path="/forever", body_size_limit_bytes=1024 * 1024
+    )
+    source = scrape.ScrapeSource(settings, session, telemetry.Telemetry(CollectorRegistry()), {})
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(sources.CollectionError) as failed:
+        await source.collect(0)
+    assert failed.value.reason == "body_size_limit"
+    assert asyncio.get_running_loop().time() - started < settings.timeout_seconds / 2
+    assert target[0].streamed_bytes < 64 * 1024 * 1024  # the rest was never asked for
 
 
 def write(path: Path, text: str) -> None:
