@@ -19,14 +19,8 @@ def protobuf_fields(message: bytes) -> list[tuple[int, int | bytes]]:
 
     def varint() -> int:
         nonlocal position
-        result = shift = 0
-        while True:
-            byte = message[position]
-            position += 1
-            result |= (byte & 0x7F) << shift
-            shift += 7
-            if not byte & 0x80:
-                return result
+        result, position = read_varint(message, position)
+        return result
 
     while position < len(message):
         key = varint()
@@ -43,6 +37,18 @@ def protobuf_fields(message: bytes) -> list[tuple[int, int | bytes]]:
         else:
             raise ValueError(f"unexpected wire type {wire_type}")
     return fields
+
+
+def read_varint(data: bytes, position: int) -> tuple[int, int]:
+    """The varint at `position`, and the position after it."""
+    result = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, position
 
 
 def submessages(message: bytes, number: int) -> list[bytes]:
@@ -74,3 +80,34 @@ def decode_write_request(
             points.append((struct.unpack("<d", raw_value)[0], timestamp))
         decoded.append((labels, points))
     return decoded
+
+
+def decode_v2_request(
+    body: bytes,
+) -> tuple[list[str], list[tuple[list[tuple[str, str]], list[tuple[float, int]], int]]]:
+    """The symbol table and, per series, its labels, points and metadata type of a
+    compressed remote write 2.0 Request."""
+    message = cramjam.snappy.decompress_raw(body).read()
+    symbols = [s.decode() for s in submessages(message, 4)]
+    decoded = []
+    for series in submessages(message, 5):
+        refs_payload = scalar(series, 1)
+        assert isinstance(refs_payload, bytes)
+        refs: list[int] = []
+        position = 0
+        while position < len(refs_payload):  # packed varints
+            value, position = read_varint(refs_payload, position)
+            refs.append(value)
+        labels = [(symbols[refs[i]], symbols[refs[i + 1]]) for i in range(0, len(refs), 2)]
+        points = []
+        for point in submessages(series, 2):
+            raw_value, timestamp = scalar(point, 1), scalar(point, 2)
+            assert isinstance(raw_value, bytes)
+            assert isinstance(timestamp, int)
+            signed = timestamp - 2**64 if timestamp >= 2**63 else timestamp  # int64
+            points.append((struct.unpack("<d", raw_value)[0], signed))
+        metadata = submessages(series, 5)
+        kind = scalar(metadata[0], 1) if metadata else 0
+        assert isinstance(kind, int)
+        decoded.append((labels, points, kind))
+    return symbols, decoded

@@ -64,10 +64,19 @@ class Delivery:
                 self.last_error = str(error)
                 if not error.retryable:
                     self.circuit.record_success()  # the upstream is healthy; the data is not
-                    self._metrics.samples_dropped.labels(self._sink, "rejected").inc(samples)
+                    stored = min(error.written, samples)
+                    self._metrics.samples_sent.labels(self._sink).inc(stored)
+                    self._metrics.samples_dropped.labels(self._sink, "rejected").inc(
+                        samples - stored
+                    )
                     log.error(
                         "sink refused a batch for good; dropped it",
-                        extra={"sink": self._sink, "samples": samples, "error": str(error)},
+                        extra={
+                            "sink": self._sink,
+                            "samples": samples - stored,
+                            "stored": stored,
+                            "error": str(error),
+                        },
                     )
                     return Outcome.REJECTED
                 self.circuit.record_failure(error.retry_after)

@@ -256,6 +256,18 @@ class Endpoint(ApiModel):
     timeout: Duration = Field(default="10s", description="Per-request timeout.")
 
 
+class RemoteWriteEndpoint(Endpoint):
+    """A Prometheus remote write receiver."""
+
+    protocol: Literal["1.0", "2.0"] = Field(
+        default="1.0",
+        description="Remote write 1.0 (prometheus.WriteRequest) or 2.0 "
+        "(io.prometheus.write.v2.Request: a symbol table and metric types). With 2.0 the "
+        "sidecar falls back to 1.0 when the receiver answers 415 or without the "
+        "written-count headers 2.0 requires.",
+    )
+
+
 class PushgatewayEndpoint(Endpoint):
     """A Pushgateway; the sidecar uses a grouping key unique to its pod."""
 
@@ -283,8 +295,8 @@ class SinkSpec(ApiModel):
         pattern=DNS_LABEL_PATTERN,
         max_length=63,
     )
-    remote_write: Endpoint | None = Field(
-        default=None, description="Prometheus remote_write 1.0 receiver."
+    remote_write: RemoteWriteEndpoint | None = Field(
+        default=None, description="A Prometheus remote write receiver."
     )
     pushgateway: PushgatewayEndpoint | None = Field(default=None, description="A Pushgateway.")
     otlp: Endpoint | None = Field(default=None, description="An OTLP/HTTP metrics endpoint.")

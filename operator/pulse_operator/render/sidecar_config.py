@@ -34,6 +34,7 @@ def _sink(index: int, spec: SinkSpec, breaker: dict[str, Any]) -> dict[str, Any]
         "timeout_seconds": duration_seconds(endpoint.timeout),
         "push_interval_seconds": duration_seconds(spec.interval),
         "circuit_breaker": breaker,
+        **({"protocol": spec.remote_write.protocol} if spec.remote_write else {}),
         **credentials.sink_settings(index, spec),
     }
 

@@ -317,11 +317,19 @@ class _SinkBase(_Model):
 
 
 class RemoteWriteSink(_SinkBase):
-    """Prometheus remote_write 1.0."""
+    """Prometheus remote write 1.0 or 2.0."""
 
-    type: Literal["remote_write"] = Field(description="Prometheus remote_write 1.0.")
+    type: Literal["remote_write"] = Field(description="Prometheus remote_write.")
     max_samples_per_send: int = Field(
         default=2000, description="Samples per request.", ge=1, le=1_000_000
+    )
+    protocol: Literal["1.0", "2.0"] = Field(
+        default="1.0",
+        description=(
+            "Remote write 1.0 (prometheus.WriteRequest) or 2.0 (io.prometheus.write.v2.Request, "
+            "falling back to 1.0 when the receiver answers 415 or without the written-count "
+            "headers)."
+        ),
     )
 
 

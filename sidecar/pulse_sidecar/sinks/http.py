@@ -23,12 +23,23 @@ class SinkError(Exception):
     """A request to a sink failed; `reason` is a short label value for metrics."""
 
     def __init__(
-        self, reason: str, message: str, *, retryable: bool, retry_after: float | None = None
+        self,
+        reason: str,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+        self.headers: Mapping[str, str] = headers or {}
+        """The answer's headers, when there was an answer."""
+        self.written = 0
+        """Samples of the request the upstream says it stored all the same (remote write
+        2.0 answers a partial write with an error status and a written count)."""
 
 
 def retry_after_seconds(value: str | None, now: datetime.datetime | None = None) -> float | None:
@@ -74,8 +85,9 @@ class SinkClient:
 
     async def request(
         self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]
-    ) -> None:
-        """Sends one request; raises SinkError unless the answer is a 2xx."""
+    ) -> Mapping[str, str]:
+        """Sends one request; returns the answer's headers, or raises SinkError unless the
+        answer is a 2xx."""
         request_headers = {**headers, **self._credentials()}
         try:
             with self._in_flight.track_inprogress():
@@ -83,13 +95,14 @@ class SinkClient:
                     method, url, data=body, headers=request_headers
                 ) as response:
                     if response.status < 300:
-                        return
+                        return response.headers
                     detail = (await response.content.read(512)).decode("utf-8", "replace")
                     raise SinkError(
                         f"http_{response.status}",
                         f"{method} {url} answered {response.status}: {detail.strip()}",
                         retryable=self._retryable_status(response.status),
                         retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                        headers=response.headers,
                     )
         except TimeoutError:
             raise SinkError(

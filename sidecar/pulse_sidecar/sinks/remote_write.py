@@ -1,20 +1,24 @@
-"""Prometheus remote_write 1.0: a snappy-compressed protobuf WriteRequest per POST.
+"""Prometheus remote write: a snappy-compressed protobuf WriteRequest (1.0) or Request
+(2.0, `remote_write_v2`) per POST, as the sink's `protocol` asks.
 
 Retries follow the specification: 5xx and 429 are retried (with backoff, honouring
 Retry-After), any other 4xx means the data will never be accepted, so the batch is dropped
-and counted instead of blocking everything behind it.
+and counted instead of blocking everything behind it. With 2.0, the spec's negotiation: a
+receiver that answers 415, or a 2xx without the written-count headers, speaks only 1.0;
+the sink falls back to 1.0 for good and sends that request again as 1.0.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cramjam
 
 from pulse_sidecar import config, samples, telemetry
-from pulse_sidecar.sinks import http, protobuf
+from pulse_sidecar.sinks import http, protobuf, remote_write_v2
 
 HEADERS = {
     "Content-Encoding": "snappy",
@@ -22,6 +26,14 @@ HEADERS = {
     "X-Prometheus-Remote-Write-Version": "0.1.0",
 }
 """With the client's User-Agent, the four headers the 1.0 specification requires."""
+
+HEADERS_V2 = {
+    **HEADERS,
+    "Content-Type": remote_write_v2.CONTENT_TYPE,
+    "X-Prometheus-Remote-Write-Version": remote_write_v2.VERSION,
+}
+
+log = logging.getLogger(__name__)
 
 
 def retryable(status: int) -> bool:
@@ -36,15 +48,54 @@ class RemoteWriteSink:
         """Series are independent: a request is cut at exactly max_samples_per_send."""
         self._url = str(settings.url)
         self._client = http.SinkClient(settings, retryable, metrics)
+        self.protocol = settings.protocol
+        """The protocol spoken now: "2.0" until the receiver shows it speaks only 1.0."""
 
     def encode(self, batch: Sequence[samples.Sample]) -> bytes:
-        return encode(batch)
+        return remote_write_v2.encode(batch) if self.protocol == "2.0" else encode(batch)
 
     async def write(self, body: bytes) -> None:
+        """Sends a body as it was encoded, a 2.0 one as 1.0 once the sink fell back (it
+        may have been spooled before)."""
+        if remote_write_v2.is_v2(body):
+            if self.protocol == "2.0" and await self._write_v2(body):
+                return
+            body = encode(remote_write_v2.decode(body))
         await self._client.request("POST", self._url, body, HEADERS)
+
+    async def _write_v2(self, body: bytes) -> bool:
+        """Sends a 2.0 request; False when the receiver turned out to speak only 1.0."""
+        try:
+            answer = await self._client.request("POST", self._url, body, HEADERS_V2)
+        except http.SinkError as error:
+            if error.reason == "http_415":
+                self._fall_back(str(error))
+                return False
+            error.written = written_samples(error.headers)
+            raise
+        if not any(header in answer for header in remote_write_v2.WRITTEN):
+            self._fall_back("a 2xx answer without the written-count headers of 2.0")
+            return False
+        return True
+
+    def _fall_back(self, why: str) -> None:
+        self.protocol = "1.0"
+        log.warning(
+            "the receiver does not speak remote write 2.0; sending 1.0 from now on",
+            extra={"sink": self.name, "url": self._url, "reason": why},
+        )
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def written_samples(headers: Mapping[str, str]) -> int:
+    """The samples and histograms a 2.0 receiver says it stored (0 when it does not say)."""
+    total = 0
+    for header in remote_write_v2.WRITTEN[:2]:
+        value = headers.get(header, "0")
+        total += int(value) if value.isdigit() else 0
+    return total
 
 
 def encode(batch: Sequence[samples.Sample]) -> bytes:

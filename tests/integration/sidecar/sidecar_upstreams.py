@@ -51,9 +51,22 @@ def http_send(url: str, body: bytes | None = None, method: str = "POST") -> tupl
 class Prometheus:
     """A real Prometheus accepting remote write; stop and start it to simulate an outage."""
 
-    def __init__(self, workdir: Path, host: str = "127.0.0.1") -> None:
-        """`host` is the address it listens on: loopback, or a real node's pod gateway."""
+    def __init__(
+        self,
+        workdir: Path,
+        host: str = "127.0.0.1",
+        accepted_messages: str | None = None,
+        features: str | None = None,
+    ) -> None:
+        """`host` is the address it listens on: loopback, or a real node's pod gateway;
+        `accepted_messages` the remote write messages it takes (both 1.0 and 2.0 unset);
+        `features` its --enable-feature."""
         self.binary = paths.binary("prometheus")
+        self.options = [
+            *([f"--web.remote-write-receiver.accepted-protobuf-messages={accepted_messages}"]
+              if accepted_messages else []),
+            *([f"--enable-feature={features}"] if features else []),
+        ]  # fmt: skip
         self.workdir = workdir
         self.host = host
         self.port = processes.free_port()
@@ -71,6 +84,7 @@ class Prometheus:
                 f"--web.listen-address={self.host}:{self.port}",
                 "--web.enable-remote-write-receiver",
                 "--web.enable-otlp-receiver",
+                *self.options,
             ],
             self.workdir,
         )
@@ -102,6 +116,13 @@ class Prometheus:
             )
             for r in self.query(promql)
         }
+
+    def own_metric(self, name: str) -> float:
+        """A counter or gauge of Prometheus's own /metrics (0 when absent)."""
+        for line in http_get(f"{self.url}/metrics")[1].decode().splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        return 0.0
 
     def samples(self, selector: str) -> list[float]:
         """Every sample of the one series matching `selector`, oldest first."""
