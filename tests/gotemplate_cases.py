@@ -17,6 +17,7 @@ VALID: list[str] = [
     "Collector {{ $labels.namespace }}/{{ $labels.collector }} is failing",
     "Pod {{ $labels.pod }} reports {{ $value | humanize }} errors per second",
     "({{ if $labels.pod }}pod {{ $labels.pod }}{{ else }}no scrape target exists at all{{ end }})",
+    "{{ if $labels.instance }}{{ $labels.instance }} ({{ $labels.job }}){{ else }}none{{ end }}",
     "The durable spool is at {{ $value | humanizePercentage }}",
     '{{ printf "%.1f" $value }}',
     SLO_BUDGET,

@@ -2,8 +2,9 @@
 
 Every source is collected the same way, so counting, timing and staleness live here once:
 a series that a source reported last time and not this time (or every series of a source
-that failed) gets Prometheus' staleness marker, which tells the upstream that it ended
-instead of leaving it to linger for five minutes.
+that failed, but for what its failure reports, like `up` 0) gets Prometheus' staleness
+marker, which tells the upstream that it ended instead of leaving it to linger for five
+minutes.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class Pipeline:
         try:
             batch = await source.collect(int(now * 1000))
         except sources.CollectionError as error:
-            batch, result = [], "failure"
+            batch, result = error.samples, "failure"
             self._metrics.errors.labels(source.name, error.reason).inc()
             log.warning(
                 "collection failed",

@@ -37,15 +37,23 @@ def is_stale(value: float) -> bool:
     return math.isnan(value) and struct.pack("<d", value) == struct.pack("<d", STALE_NAN)
 
 
-def labelled(pairs: Iterable[tuple[str, str]], identity: Mapping[str, str]) -> Labels:
+def labelled(
+    pairs: Iterable[tuple[str, str]], identity: Mapping[str, str], honor: bool = False
+) -> Labels:
     """`pairs` with the identity labels added, sorted by name.
 
     An identity label wins over a label of the same name, which is kept as
-    `exported_<name>`, as Prometheus does with target labels. A label with an empty value is
-    left out: to Prometheus it is the same as no label, and remote write forbids sending it.
+    `exported_<name>`, as Prometheus does with target labels; with `honor` the label of
+    `pairs` wins instead (Prometheus's `honor_labels`). A label with an empty value is left
+    out: to Prometheus it is the same as no label, and remote write forbids sending it.
     """
-    merged = [(f"exported_{k}" if k in identity else k, v) for k, v in pairs if v]
-    merged.extend((k, v) for k, v in identity.items() if v)
+    if honor:
+        merged = [(k, v) for k, v in pairs if v]
+        present = {k for k, _ in merged}
+        merged.extend((k, v) for k, v in identity.items() if v and k not in present)
+    else:
+        merged = [(f"exported_{k}" if k in identity else k, v) for k, v in pairs if v]
+        merged.extend((k, v) for k, v in identity.items() if v)
     merged.sort()
     return tuple(merged)
 

@@ -90,19 +90,42 @@ def test_the_generated_rules_pass_promtool_check(promtool: Promtool, rule_file: 
 def test_collector_down_fires_after_five_minutes_of_failed_scrapes(
     promtool: Promtool, tmp_path: Path, rule_file: Path
 ) -> None:
-    series = [{"series": f"up{{{SELECTOR}}}", "values": "1x4 0x10"}]
+    scraped = {"job": "checkout", "instance": "10.0.0.7:8000", "endpoint": "pulse-metrics"}
+    labels = ", ".join(f'{k}="{v}"' for k, v in scraped.items())
+    series = [{"series": f"up{{{SELECTOR}, {labels}}}", "values": "1x4 0x10"}]
     alerts = [
         _expect("CollectorDown", "4m", False),
         _expect("CollectorDown", "8m", False),  # down since 5m: pending
         _firing(
-            _expect("CollectorDown", "11m", True),
+            _expect("CollectorDown", "11m", True, **scraped),
             "critical",
             "collector-down.md",
             "Collector shop/checkout cannot be scraped",
-            "Prometheus has not scraped the sidecar's /metrics successfully for 5 minutes "
-            "(pod checkout-1): nothing the collector gathers is seen.",
+            "10.0.0.7:8000 (job checkout, pod checkout-1) has not been scraped successfully "
+            "for 5 minutes: by Prometheus if it is the sidecar's /metrics, by the sidecar if "
+            "it is a target in the pod (its relayed up). What it serves is not seen.",
         ),
     ]
+    _run_case(promtool, tmp_path, rule_file, series, alerts)
+
+
+def test_collector_down_fires_for_a_relayed_target_that_is_down(
+    promtool: Promtool, tmp_path: Path, rule_file: Path
+) -> None:
+    """Without any monitor, the sidecar's relayed `up` is the only one: it keeps `absent`
+    quiet while the target is up, and fires when it is down."""
+    relayed = f'{SELECTOR}, job="checkout", instance="127.0.0.1:9102"'
+    series = [{"series": f"up{{{relayed}}}", "values": "1x9 0x10"}]
+    down = _firing(
+        _expect("CollectorDown", "16m", True, job="checkout", instance="127.0.0.1:9102"),
+        "critical",
+        "collector-down.md",
+        "Collector shop/checkout cannot be scraped",
+        "127.0.0.1:9102 (job checkout, pod checkout-1) has not been scraped successfully for "
+        "5 minutes: by Prometheus if it is the sidecar's /metrics, by the sidecar if it is a "
+        "target in the pod (its relayed up). What it serves is not seen.",
+    )
+    alerts = [_expect("CollectorDown", "9m", False), down]
     _run_case(promtool, tmp_path, rule_file, series, alerts)
 
 
@@ -122,9 +145,8 @@ def test_collector_down_fires_when_no_target_exists_at_all(
                 },
                 "exp_annotations": {
                     "summary": "Collector shop/checkout cannot be scraped",
-                    "description": "Prometheus has not scraped the sidecar's /metrics "
-                    "successfully for 5 minutes (no scrape target exists at all): nothing the "
-                    "collector gathers is seen.",
+                    "description": "Neither the sidecar nor any target it relays has been "
+                    "seen for 5 minutes: nothing the collector gathers is seen.",
                     "runbook_url": f"{RUNBOOKS}/collector-down.md",
                 },
             }

@@ -5,6 +5,7 @@ with them, so admission and reconciliation agree on what is valid.
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from typing import Annotated, Literal
 
@@ -126,6 +127,57 @@ class SidecarSpec(ApiModel):
     )
 
 
+class MetricRelabeling(ApiModel):
+    """A rule applied to every scraped series, after `job`, `instance` and the collector's
+    labels are added: Prometheus's metric_relabel_configs, with Prometheus Operator's names."""
+
+    model_config = cel(
+        (
+            "(has(self.action) && self.action != 'replace') || has(self.targetLabel)",
+            "action replace needs targetLabel",
+        )
+    )
+
+    action: Literal["replace", "keep", "drop", "labeldrop"] = Field(
+        default="replace",
+        description="replace: set targetLabel to replacement when regex matches; keep / drop: "
+        "keep or drop the series when it matches; labeldrop: remove every label whose name "
+        "matches.",
+    )
+    source_labels: list[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="Labels whose values, joined by separator, are matched (__name__ too).",
+        max_length=16,
+    )
+    separator: str = Field(
+        default=";", description="Joins the source labels' values.", max_length=16
+    )
+    regex: str = Field(
+        default="(.*)",
+        description="Matched against the joined values (or label names, for labeldrop), "
+        "anchored at both ends; the syntax Prometheus configurations use.",
+        max_length=1024,
+    )
+    target_label: str | None = Field(
+        default=None,
+        description="The label replace sets; __name__ renames the series; $1 and ${name} are "
+        "filled from regex.",
+        min_length=1,
+        max_length=253,
+    )
+    replacement: str = Field(default="$1", description="The value replace sets.", max_length=1024)
+
+    @model_validator(mode="after")
+    def _complete(self) -> MetricRelabeling:
+        if self.action == "replace" and self.target_label is None:
+            raise ValueError("action replace needs targetLabel")
+        try:
+            re.compile(self.regex)
+        except re.error as error:
+            raise ValueError(f"regex: not an expression Pulse can read: {error}") from None
+        return self
+
+
 class ScrapeTarget(ApiModel):
     """An endpoint in the pod that the sidecar scrapes (Prometheus text or OpenMetrics)."""
 
@@ -153,6 +205,25 @@ class ScrapeTarget(ApiModel):
         "scrape as soon as it passes the limit, as Prometheus's body_size_limit does.",
         ge=1024,
         le=1024 * 1024 * 1024,
+    )
+    job: str | None = Field(
+        default=None,
+        description="The job label of this target's series; the MetricsCollector's name "
+        "when unset.",
+        min_length=1,
+        max_length=253,
+    )
+    honor_labels: bool = Field(
+        default=False,
+        description="Keep a scraped label that clashes with one Pulse sets (job, instance, "
+        "collector, namespace, pod); by default the scraped one is kept as exported_<name>, "
+        "as Prometheus's honor_labels does.",
+    )
+    metric_relabelings: list[MetricRelabeling] = Field(
+        default_factory=list,
+        description="Rules applied in order to every scraped series, to rename, drop or "
+        "keep series and labels before they count against sampleLimit and are sent.",
+        max_length=32,
     )
 
     @model_validator(mode="after")

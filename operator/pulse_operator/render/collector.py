@@ -197,6 +197,20 @@ def _collector_relabeling(owner: Owner) -> list[dict[str, Any]]:
     return [{"targetLabel": "collector", "replacement": owner.name, "action": "replace"}]
 
 
+TELEMETRY_SERIES = "collector_.*"
+"""The names of the series the sidecar reports about itself, which it never relays."""
+
+
+def _only_telemetry_when_relayed(spec: MetricsCollectorSpec) -> dict[str, Any]:
+    """With a remote-write sink, events, resource usage and scraped targets reach Prometheus
+    by remote write; scraped from /metrics as well they would be a second copy of every
+    series under other labels, and every sum over them would count twice."""
+    if not any(sink.remote_write is not None for sink in spec.sinks):
+        return {}
+    keep = {"sourceLabels": ["__name__"], "regex": TELEMETRY_SERIES, "action": "keep"}
+    return {"metricRelabelings": [keep]}
+
+
 def render_monitor(
     owner: Owner, spec: MetricsCollectorSpec, settings: OperatorSettings
 ) -> dict[str, Any] | None:
@@ -209,6 +223,7 @@ def render_monitor(
         "path": "/metrics",
         "interval": monitor.interval,
         "relabelings": _collector_relabeling(owner),
+        **_only_telemetry_when_relayed(spec),
     }
     key = "endpoints" if monitor.kind == "ServiceMonitor" else "podMetricsEndpoints"
     return {

@@ -1,7 +1,9 @@
 """The PrometheusRule of collector alerts: the five alerts of the contract.
 
 Every alert selects on `namespace` and `collector` (the ServiceMonitor/PodMonitor adds
-`collector` by relabeling) and has a runbook under docs/runbooks/.
+`collector` by relabeling; the sidecar sets it on what it relays) and has a runbook under
+docs/runbooks/. `CollectorDown` reads every `up` of the collector: Prometheus's scrape of the
+sidecar, and the sidecar's scrapes of its targets, relayed by remote write.
 """
 
 from __future__ import annotations
@@ -68,9 +70,12 @@ ALERTS = (
         duration="5m",
         summary="Collector {{ $labels.namespace }}/{{ $labels.collector }} cannot be scraped",
         description=(
-            "Prometheus has not scraped the sidecar's /metrics successfully for 5 minutes "
-            "({{ if $labels.pod }}pod {{ $labels.pod }}{{ else }}no scrape target exists "
-            "at all{{ end }}): nothing the collector gathers is seen."
+            "{{ if $labels.instance }}{{ $labels.instance }} (job {{ $labels.job }}, pod "
+            "{{ $labels.pod }}) has not been scraped successfully for 5 minutes: by "
+            "Prometheus if it is the sidecar's /metrics, by the sidecar if it is a target in "
+            "the pod (its relayed up). What it serves is not seen.{{ else }}Neither the "
+            "sidecar nor any target it relays has been seen for 5 minutes: nothing the "
+            "collector gathers is seen.{{ end }}"
         ),
     ),
     CollectorAlert(

@@ -56,7 +56,10 @@ _USER_FIELDS: list[tuple[str, _Replacement]] = [
     (r"server\.port", lambda m, _: "spec.sidecar.port"),
     (r"scrape\[(\d+)\]\.(interval|timeout)_seconds",
      lambda m, _: f"spec.scrape.targets[{m[1]}].{m[2]}"),
-    (r"scrape\[(\d+)\]\.(port|path|sample_limit|body_size_limit_bytes)",
+    (r"scrape\[(\d+)\]\.metric_relabel_configs\[(\d+)\]\.?(\w*)",
+     lambda m, _: f"spec.scrape.targets[{m[1]}].metricRelabelings[{m[2]}]"
+     + (f".{to_camel(m[3])}" if m[3] else "")),
+    (r"scrape\[(\d+)\]\.(port|path|sample_limit|body_size_limit_bytes|job|honor_labels)",
      lambda m, _: f"spec.scrape.targets[{m[1]}].{to_camel(m[2])}"),
     (r"scrape\[(\d+)\]", lambda m, _: f"spec.scrape.targets[{m[1]}]"),
     (r"ingest\.(\w+)", lambda m, _: f"spec.ingest.{to_camel(m[1])}"),
@@ -111,6 +114,11 @@ def _raw_config(name: str, namespace: str, spec: MetricsCollectorSpec) -> dict[s
                 "timeout_seconds": duration_seconds(target.timeout),
                 "sample_limit": target.sample_limit,
                 "body_size_limit_bytes": target.body_size_limit_bytes,
+                "job": target.job,
+                "honor_labels": target.honor_labels,
+                "metric_relabel_configs": [
+                    rule.model_dump(exclude_none=True) for rule in target.metric_relabelings
+                ],
             }
             for i, target in enumerate(spec.scrape.targets)
         ],

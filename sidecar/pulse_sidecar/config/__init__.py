@@ -9,6 +9,7 @@ Every model forbids unknown keys, so a typo is an error instead of a silently ig
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -90,6 +91,46 @@ DEFAULT_BODY_SIZE_LIMIT_BYTES = 16 * 1024 * 1024
 """About 150,000 lines of typical exposition: more than the default sample limit allows."""
 
 
+LABEL_NAME_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+"""A Prometheus label name."""
+
+
+class MetricRelabel(_Model):
+    """One of Prometheus's `metric_relabel_configs`, with its semantics: applied to every
+    scraped series after the target's labels are added, the regular expression anchored at
+    both ends, `$1` and `${name}` in `replacement` taken from its groups."""
+
+    action: Literal["replace", "keep", "drop", "labeldrop"] = Field(
+        default="replace",
+        description=(
+            "replace: set `target_label` to `replacement` when `regex` matches; keep / drop: "
+            "keep or drop the series when it matches; labeldrop: remove every label whose "
+            "name matches."
+        ),
+    )
+    source_labels: list[Annotated[str, Field(pattern=LABEL_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="Labels whose values, joined by `separator`, are matched (`__name__` too).",
+        max_length=16,
+    )
+    separator: str = Field(default=";", description="Joins the source labels' values.")
+    regex: str = Field(default="(.*)", description="Matched against the joined values.")
+    target_label: str | None = Field(
+        default=None, description="Label set by replace (`__name__` renames the series)."
+    )
+    replacement: str = Field(default="$1", description="The value replace writes.")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        try:
+            re.compile(self.regex)
+        except re.error as error:
+            raise ValueError(f"regex {self.regex!r} is not a valid expression: {error}") from None
+        if self.action == "replace" and not self.target_label:
+            raise ValueError("action replace needs target_label")
+        return self
+
+
 class ScrapeTarget(_Model):
     """An endpoint in the pod exposing Prometheus text format or OpenMetrics."""
 
@@ -125,6 +166,25 @@ class ScrapeTarget(_Model):
         ),
         ge=1024,
         le=1024 * 1024 * 1024,
+    )
+    job: str | None = Field(
+        default=None,
+        description="The `job` label of its series; the collector's name when unset.",
+        min_length=1,
+        max_length=253,
+    )
+    honor_labels: bool = Field(
+        default=False,
+        description=(
+            "Whether a scraped label wins over a label the sidecar sets (`job`, `instance`, "
+            "`collector`, `namespace`, `pod`); by default the scraped one is kept as "
+            "`exported_<name>`, as Prometheus's `honor_labels: false` does."
+        ),
+    )
+    metric_relabel_configs: list[MetricRelabel] = Field(
+        default_factory=list,
+        description="Rules applied in order to every scraped series, as Prometheus's are.",
+        max_length=32,
     )
 
     @model_validator(mode="after")

@@ -4,8 +4,9 @@ This is the relay's hot path, so it is written for it rather than taken from
 prometheus_client (whose parser builds a dictionary and an object per sample, about 11 us):
 a target serves the same series on every scrape, so the parser remembers each series by its
 text as written (`http_requests_total{code="200"}`) with its labels already parsed, checked,
-merged with the pod's identity and sorted. A line of a known series then costs a partition,
-a dictionary lookup and a float(); only new series go through the grammar.
+merged with the target's labels, relabeled and sorted (or remembered as dropped). A line of
+a known series then costs a partition, a dictionary lookup and a float(); only new series go
+through the grammar and the relabeling rules.
 
 Where the formats leave room, Prometheus' own parser is followed: names are kept as written
 (a counter without `_total` is not renamed), text-format timestamps are integer milliseconds
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from pulse_sidecar import samples
+from pulse_sidecar.sources import relabel
 
 _SAMPLE_LINE = re.compile(
     r"(([a-zA-Z_:][a-zA-Z0-9_:]*)"  # series: the name,
@@ -52,6 +54,8 @@ _SUFFIXES = {
 
 _LEFT_OUT = ("", "")
 """The family entry of a `_created` sample name: Prometheus does not ingest those as series."""
+_DROPPED: tuple[str, samples.Labels] = ("", ())
+"""The remembered series of a line that metric relabeling drops."""
 
 
 class ExpositionError(ValueError):
@@ -69,9 +73,20 @@ class SeriesParser:
     series of the latest scrape (plus some slack), it is forgotten and rebuilt.
     """
 
-    def __init__(self, identity: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        identity: Mapping[str, str],
+        honor_labels: bool = False,
+        rules: Sequence[relabel.Rule] = (),
+    ) -> None:
         self._identity = dict(identity)
+        self._honor_labels = honor_labels
+        self._rules = list(rules)
         self._known: dict[str, tuple[str, samples.Labels]] = {}
+        self.scraped = 0
+        """Samples in the latest body, before relabeling (`scrape_samples_scraped`)."""
+        self.added = 0
+        """Series of the latest body not seen before (`scrape_series_added`)."""
 
     def parse(
         self, text: str, openmetrics: bool, timestamp_ms: int, limit: int = sys.maxsize
@@ -83,6 +98,8 @@ class SeriesParser:
         parsed: list[samples.Sample] = []
         append = parsed.append
         ended = False
+        dropped = 0
+        self.added = 0
         for number, line in enumerate(_lines(text), 1):
             if ended and line:
                 raise ExpositionError(f"line {number}: text after # EOF")
@@ -102,6 +119,9 @@ class SeriesParser:
                 series = None
             if series is None:
                 series, value, timestamp = self._parse_line(line, number, openmetrics, timestamp_ms)
+            if series is _DROPPED:
+                dropped += 1
+                continue
             name, labels = series
             family = families.get(name)
             if family is None:
@@ -114,7 +134,8 @@ class SeriesParser:
             append(samples.Sample(name, labels, value, timestamp, family[0], family[1]))
         if openmetrics and not ended:
             raise ExpositionError("OpenMetrics must end with # EOF: the body was cut off")
-        if len(known) > 2 * len(parsed) + 1000:
+        self.scraped = len(parsed) + dropped
+        if len(known) > 2 * self.scraped + 1000:
             known.clear()
         return parsed
 
@@ -156,8 +177,11 @@ class SeriesParser:
             timestamp = _number(timestamp_token, number, "timestamp", int)
         series = self._known.get(head)
         if series is None:
+            self.added += 1
             pairs = _labels(label_text or "", number)
-            series = self._known[head] = (name, samples.labelled(pairs, self._identity))
+            labels = samples.labelled(pairs, self._identity, self._honor_labels)
+            relabelled = relabel.apply(self._rules, name, labels) if self._rules else (name, labels)
+            series = self._known[head] = _DROPPED if relabelled is None else relabelled
         return series, value, timestamp
 
 

@@ -1,7 +1,11 @@
 """Scraping one endpoint of the pod, in Prometheus text format or OpenMetrics.
 
-A failing target is reported (`collector_target_up` 0, an error counted, its series marked
-stale by the pipeline) and scraped again on schedule: it never stops the sidecar.
+Its series are labelled as Prometheus labels a target's (`job` and `instance`, with
+`honor_labels` semantics, then metric relabeling), and every scrape reports itself upstream
+with the series Prometheus writes for each scrape (`up`, `scrape_duration_seconds`, ...), so
+that the dashboards and rules of the ecosystem work on relayed data as they do on scraped.
+A failing target is reported (`up` and `collector_target_up` 0, an error counted, its series
+marked stale by the pipeline) and scraped again on schedule: it never stops the sidecar.
 Parsing runs in a worker thread so that a large scrape does not stall event ingest.
 What one scrape may cost is bounded, so that one target cannot take the memory the others
 need: its body is read in chunks and given up past `body_size_limit_bytes` (a never-ending
@@ -17,7 +21,7 @@ from collections.abc import Mapping
 import aiohttp
 
 from pulse_sidecar import config, samples, sources, telemetry
-from pulse_sidecar.sources import exposition
+from pulse_sidecar.sources import exposition, relabel
 
 ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.9,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
 
@@ -35,8 +39,14 @@ class ScrapeSource:
         self._target = target
         self._session = session
         self._metrics = metrics
-        self._parser = exposition.SeriesParser(identity)
-        self._url = f"http://{target.host}:{target.port}{target.path}"
+        instance = f"{target.host}:{target.port}"
+        job = target.job or identity.get("collector") or target.name
+        target_labels = {**identity, "job": job, "instance": instance}
+        self._report_labels = samples.labelled((), target_labels)
+        self._parser = exposition.SeriesParser(
+            target_labels, target.honor_labels, relabel.compile_rules(target.metric_relabel_configs)
+        )
+        self._url = f"http://{instance}{target.path}"
         self.up = False
         self.last_error: str | None = None
 
@@ -54,13 +64,32 @@ class ScrapeSource:
             scraped = await self._scrape(timestamp_ms)
         except sources.CollectionError as error:
             self.up, self.last_error = False, str(error)
+            duration = time.perf_counter() - started
+            error.samples = self._report(timestamp_ms, duration, 0, 0, 0)
             raise
         finally:
-            self._metrics.target_duration.labels(self._target.name).set(
-                time.perf_counter() - started
-            )
+            duration = time.perf_counter() - started
+            self._metrics.target_duration.labels(self._target.name).set(duration)
             self._metrics.target_up.labels(self._target.name).set(1 if self.up else 0)
+        parser = self._parser
+        scraped.extend(
+            self._report(timestamp_ms, duration, parser.scraped, len(scraped), parser.added)
+        )
         return scraped
+
+    def _report(
+        self, timestamp_ms: int, duration: float, scraped: int, kept: int, added: int
+    ) -> list[samples.Sample]:
+        """The series Prometheus writes about each scrape, with the target's labels only."""
+        values = (
+            ("up", 1.0 if self.up else 0.0),
+            ("scrape_duration_seconds", duration),
+            ("scrape_samples_scraped", float(scraped)),
+            ("scrape_samples_post_metric_relabeling", float(kept)),
+            ("scrape_series_added", float(added)),
+        )
+        labels = self._report_labels
+        return [samples.Sample(n, labels, v, timestamp_ms, n, "gauge") for n, v in values]
 
     async def _scrape(self, timestamp_ms: int) -> list[samples.Sample]:
         timeout = aiohttp.ClientTimeout(total=self._target.timeout_seconds)

@@ -98,8 +98,10 @@ def test_scraped_series_are_relayed_once_each_with_exact_values(
     )
     running.start()
     eventually(lambda: len(prometheus.query("queue_depth")) == 200, what="200 series in Prometheus")
+    target_labels = {"job": "checkout", "instance": f"127.0.0.1:{port}"}
     assert prometheus.values("count_over_time(queue_depth[1h])") == {
-        frozenset({**LABELS, "queue": f"q{i}"}.items()) - {("service", "checkout")}: 1.0
+        frozenset({**LABELS, **target_labels, "queue": f"q{i}"}.items())
+        - {("service", "checkout")}: 1.0
         for i in range(200)
     }
     assert prometheus.values("sum(queue_depth)") == {frozenset(): sum(i * 1.5 for i in range(200))}
@@ -124,7 +126,7 @@ def test_one_large_family_is_sent_in_requests_of_at_most_max_samples_per_send(
     running.start()
     eventually(lambda: len(prometheus.query("queue_depth")) == 2_500, what="every series")
     sent = [len(decode_write_request(r.body)) for r in proxy.requests if r.body]
-    assert sorted(sent) == [500, 1_000, 1_000]
+    assert sorted(sent) == [505, 1_000, 1_000]  # with the scrape's `up` and 4 `scrape_*`
 
 
 def test_an_outage_opens_the_breaker_and_every_sample_arrives_after_recovery(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from pulse_operator import validation
-from pulse_operator.api.metricscollector import MetricsCollectorSpec
+from pulse_operator.api.metricscollector import MetricRelabeling, MetricsCollectorSpec
 from pulse_operator.api.slo import SLOSpec
 from pulse_operator.render import sidecar_config
 
@@ -54,19 +54,29 @@ def test_what_only_the_sidecars_model_refuses_is_reported_at_the_users_field() -
     spec = validation.parse_spec(
         MetricsCollectorSpec,
         {"collector": {"image": "example.com/app:1"},
-         "sinks": [{"name": "rw", "remoteWrite": {"url": "http://prometheus:9090/write"}}]},
+         "sinks": [{"name": "rw", "remoteWrite": {"url": "http://prometheus:9090/write"}}],
+         "scrape": {"targets": [{"port": 9102}]}},
     )  # fmt: skip
     sink = spec.sinks[0]
     assert sink.remote_write is not None
+    target = spec.scrape.targets[0]
+    unreadable = MetricRelabeling.model_construct(action="drop", regex="go_(")
     drifted = spec.model_copy(
         update={
             "sinks": [sink.model_copy(update={
                 "remote_write": sink.remote_write.model_copy(update={"url": "http://p:99999/"})
             })],
             "ingest": spec.ingest.model_copy(update={"allowed_types": ["login event"]}),
+            "scrape": spec.scrape.model_copy(update={
+                "targets": [target.model_copy(update={"metric_relabelings": [unreadable]})]
+            }),
         }
     )  # fmt: skip
     with pytest.raises(validation.SpecError) as raised:
         sidecar_config.sidecar_config("web", "shop", drifted)
     fields = sorted(problem.split(": ")[0] for problem in raised.value.problems)
-    assert fields == ["spec.ingest.allowedTypes[0]", "spec.sinks[0].remoteWrite.url"]
+    assert fields == [
+        "spec.ingest.allowedTypes[0]",
+        "spec.scrape.targets[0].metricRelabelings[0]",
+        "spec.sinks[0].remoteWrite.url",
+    ]

@@ -105,3 +105,21 @@ async def test_series_that_disappear_or_whose_source_fails_get_staleness_markers
     assert value("collector_samples_received_total", {"source": "scrape/app"}) == 6
     assert value("collector_processing_seconds_count", {"source": "scrape/app"}) == 4
     assert running.last_collection == {"scrape/app": 4.0}
+
+
+async def test_what_a_failed_collection_reports_is_sent_and_does_not_go_stale() -> None:
+    outlet = Outlet()
+    clock = iter([1.0, 2.0]).__next__
+    running = pipeline.Pipeline([outlet], telemetry.Telemetry(CollectorRegistry()), clock)
+    down = samples.Sample("up", (), 0.0, 2000, "up", "gauge")
+    source = Source(
+        [gauge("up", 1), gauge("a", 1)],
+        sources.CollectionError("timeout", "no answer", [down]),
+    )
+    for _ in range(2):
+        await running.run(source)
+    failed = [
+        (s.name, s.value if s.name == "up" else samples.is_stale(s.value))
+        for s in outlet.batches[1]
+    ]
+    assert failed == [("up", 0.0), ("a", True)]

@@ -87,10 +87,18 @@ async def test_a_text_scrape_yields_its_families_and_reports_the_target_up(
     registry = CollectorRegistry()
     source = scraper(target[1], session, registry)
     scraped = await source.collect(5_000)
-    assert scraped == [
-        samples.Sample("jobs_total", (("pod", "p"), ("queue", "a")), 3.0, 5_000, "jobs", "counter"),
-        samples.Sample("jobs_total", (("pod", "p"), ("queue", "b")), 4.0, 5_000, "jobs", "counter"),
+    labels = (("instance", f"127.0.0.1:{target[1]}"), ("job", "app"), ("pod", "p"))
+    assert scraped[:2] == [
+        samples.Sample("jobs_total", (*labels, ("queue", "a")), 3.0, 5_000, "jobs", "counter"),
+        samples.Sample("jobs_total", (*labels, ("queue", "b")), 4.0, 5_000, "jobs", "counter"),
     ]
+    assert report(scraped) == {
+        "up": 1.0,
+        "scrape_samples_scraped": 2.0,
+        "scrape_samples_post_metric_relabeling": 2.0,
+        "scrape_series_added": 2.0,
+    }
+    assert {s.labels for s in scraped[2:]} == {labels}
     assert source.name == "scrape/app"
     assert source.up
     assert registry.get_sample_value("collector_target_up", {"target": "app"}) == 1
@@ -105,7 +113,8 @@ async def test_openmetrics_is_parsed_when_the_target_answers_it(
     target[0].body = OPENMETRICS
     target[0].content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
     scraped = await scraper(target[1], session, CollectorRegistry()).collect(0)
-    assert [(s.name, s.family, s.kind) for s in scraped] == [("jobs_total", "jobs", "counter")]
+    assert [(s.name, s.family, s.kind) for s in scraped[:1]] == [("jobs_total", "jobs", "counter")]
+    assert scraped[1].name == "up"
 
 
 @pytest.mark.parametrize(
@@ -132,6 +141,70 @@ async def test_a_failing_target_is_reported_not_fatal(
     assert not source.up
     assert source.last_error
     assert registry.get_sample_value("collector_target_up", {"target": "app"}) == 0
+    assert report(failed.value.samples) == {
+        "up": 0.0,
+        "scrape_samples_scraped": 0.0,
+        "scrape_samples_post_metric_relabeling": 0.0,
+        "scrape_series_added": 0.0,
+    }
+
+
+def report(scraped: list[samples.Sample]) -> dict[str, float]:
+    """The series a scrape reports about itself, but for its duration (which varies)."""
+    reported = {s.name: s.value for s in scraped if s.name == "up" or s.name.startswith("scrape_")}
+    assert reported.pop("scrape_duration_seconds") >= 0
+    return reported
+
+
+async def test_a_second_scrape_of_the_same_series_adds_none(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    source = scraper(target[1], session, CollectorRegistry())
+    await source.collect(0)
+    target[0].body = TEXT + 'jobs_total{queue="c"} 5\n'
+    assert report(await source.collect(1_000))["scrape_series_added"] == 1.0
+    assert report(await source.collect(2_000))["scrape_series_added"] == 0.0
+
+
+async def test_job_can_be_set_and_a_clashing_scraped_label_is_exported_unless_honored(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    target[0].body = 'jobs_total{job="batch",instance="x"} 1\n'
+    exported = await scraper(target[1], session, CollectorRegistry(), job="relay").collect(0)
+    assert dict(exported[0].labels) == {
+        "exported_instance": "x",
+        "exported_job": "batch",
+        "instance": f"127.0.0.1:{target[1]}",
+        "job": "relay",
+        "pod": "p",
+    }
+    honored = await scraper(
+        target[1], session, CollectorRegistry(), job="relay", honor_labels=True
+    ).collect(0)
+    assert dict(honored[0].labels) == {"instance": "x", "job": "batch", "pod": "p"}
+    assert dict(honored[-1].labels) == {
+        "instance": f"127.0.0.1:{target[1]}",
+        "job": "relay",
+        "pod": "p",
+    }, "what a scrape reports about itself carries the target's labels"
+
+
+async def test_metric_relabeling_cuts_series_before_the_sample_limit_counts_them(
+    target: tuple[Target, int], session: aiohttp.ClientSession
+) -> None:
+    target[0].body = "".join(f'jobs_total{{queue="{q}"}} 1\n' for q in "abcdef")
+    rules = [config.MetricRelabel(action="keep", source_labels=["queue"], regex="a|b")]
+    source = scraper(
+        target[1], session, CollectorRegistry(), metric_relabel_configs=rules, sample_limit=2
+    )
+    scraped = await source.collect(0)
+    assert [dict(s.labels)["queue"] for s in scraped if s.name == "jobs_total"] == ["a", "b"]
+    assert report(scraped) == {
+        "up": 1.0,
+        "scrape_samples_scraped": 6.0,
+        "scrape_samples_post_metric_relabeling": 2.0,
+        "scrape_series_added": 6.0,
+    }
 
 
 async def test_a_target_nobody_listens_on_is_a_connection_error(
@@ -146,7 +219,7 @@ async def test_a_scrape_over_its_sample_limit_fails_whole_as_in_prometheus(
     target: tuple[Target, int], session: aiohttp.ClientSession
 ) -> None:
     at_limit = scraper(target[1], session, CollectorRegistry(), sample_limit=2)
-    assert len(await at_limit.collect(0)) == 2
+    assert report(await at_limit.collect(0))["scrape_samples_post_metric_relabeling"] == 2
     registry = CollectorRegistry()
     over = scraper(target[1], session, registry, sample_limit=1)
     with pytest.raises(sources.CollectionError, match=r"more than 1 samples") as failed:
