@@ -94,6 +94,7 @@ class SeriesParser:
         """The samples of `text`; those without a timestamp get `timestamp_ms`. Stops with
         SampleLimitError at sample `limit` + 1, before the rest costs memory or time."""
         known = self._known
+        new_sample, sample_type = tuple.__new__, samples.Sample  # half the cost of Sample(...)
         families: dict[str, tuple[str, str]] = {}
         parsed: list[samples.Sample] = []
         append = parsed.append
@@ -131,7 +132,7 @@ class SeriesParser:
             if number > limit and len(parsed) >= limit:
                 known.clear()  # a target over its limit fails every scrape: keep nothing
                 raise SampleLimitError(f"more than {limit} samples (sample_limit)")
-            append(samples.Sample(name, labels, value, timestamp, family[0], family[1]))
+            append(new_sample(sample_type, (name, labels, value, timestamp, family[0], family[1])))
         if openmetrics and not ended:
             raise ExpositionError("OpenMetrics must end with # EOF: the body was cut off")
         self.scraped = len(parsed) + dropped
