@@ -123,3 +123,39 @@ async def test_what_a_failed_collection_reports_is_sent_and_does_not_go_stale() 
         for s in outlet.batches[1]
     ]
     assert failed == [("up", 0.0), ("a", True)]
+
+
+class Batches:
+    """A source that returns prepared samples, as a scrape's parser does."""
+
+    name = "scrape/app"
+    interval_seconds = 1.0
+
+    def __init__(self, *batches: list[samples.Sample]) -> None:
+        self.batches = list(batches)
+
+    async def collect(self, timestamp_ms: int) -> list[samples.Sample]:
+        return self.batches.pop(0)
+
+
+async def test_a_series_is_stale_only_when_gone_whatever_object_its_labels_are() -> None:
+    kept, rebuilt, gone = (("q", "a"),), (("q", "b"),), (("q", "c"),)
+    first = [
+        samples.Sample("depth", labels, 1.0, 1, "depth", "gauge")
+        for labels in (kept, rebuilt, gone)
+    ]
+    equal_but_new = tuple(tuple(pair) for pair in [("q", "".join(["b"]))])
+    assert equal_but_new == rebuilt
+    assert equal_but_new is not rebuilt
+    second = [
+        samples.Sample("depth", kept, 2.0, 2, "depth", "gauge"),
+        samples.Sample("depth", equal_but_new, 2.0, 2, "depth", "gauge"),
+    ]
+    outlet = Outlet()
+    clock = iter([1.0, 2.0]).__next__
+    running = pipeline.Pipeline([outlet], telemetry.Telemetry(CollectorRegistry()), clock)
+    source = Batches(first, second)
+    for _ in range(2):
+        await running.run(source)
+    stale = [s.labels for s in outlet.batches[1] if samples.is_stale(s.value)]
+    assert stale == [gone]
