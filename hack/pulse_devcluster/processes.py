@@ -9,7 +9,9 @@ SIGTERM, waits, then SIGKILLs.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,10 +31,38 @@ class ProcessFailedError(RuntimeError):
 
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A TCP port on loopback that nothing listens on right now.
+
+    Taken from below the kernel's ephemeral range, which the kernel hands to outgoing
+    connections: a port of that range, found free here, was once taken by a connection
+    before the server it was meant for could bind it, and kube-scheduler failed to start
+    ("address already in use"). Ports are handed out in turn from a random start, so that
+    two calls of one process never get the same one."""
+    for _ in range(len(_PORTS)):
+        port = next(_next_ports)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # none below: any one
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_start() -> int:
+    """The first port of the kernel's ephemeral range (Linux; the IANA range elsewhere)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49_152
+
+
+_PORTS = range(max(1_025, _ephemeral_start() - 10_000), _ephemeral_start())
+_next_ports = itertools.islice(
+    itertools.cycle(_PORTS), random.randrange(len(_PORTS)) if _PORTS else 0, None
+)
 
 
 def owned_work_dir(prefix: str) -> Path:
